@@ -1,0 +1,49 @@
+//! `fathom-client`: the `fathom` command line.
+//!
+//! - [`generate`]: synthetic telemetry with labelled anomalies (`fathom gen`).
+//! - [`embedded`]: a coordinator and workers in one process (`fathom run`, `fathom demo`).
+//! - [`follow`]: submit a job over gRPC and follow it with progress.
+//! - [`summary`]: the end-of-job report.
+
+pub mod embedded;
+pub mod follow;
+pub mod generate;
+pub mod summary;
+
+use anyhow::{Context, Result};
+use fathom_core::job::JobStatus;
+
+/// The job `fathom demo` runs, with its paths under `fathom-demo/`.
+pub const DEMO_SPEC: &str = include_str!("../../examples/demo.toml");
+
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedOptions {
+    pub workers: usize,
+    pub slots_per_worker: u32,
+    pub partitions: Option<u32>,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|cores| cores.get()).unwrap_or(1);
+        let workers = 2;
+        Self { workers, slots_per_worker: (cores / workers).max(1) as u32, partitions: None }
+    }
+}
+
+/// Runs a job spec on an embedded cluster and returns its final status (succeeded or failed).
+/// A spec the coordinator rejects is an `Err` with its message.
+pub async fn run_embedded(spec_toml: &str, options: EmbeddedOptions) -> Result<JobStatus> {
+    // Validate locally first: a bad spec should not even start a cluster.
+    fathom_core::spec::JobSpec::from_toml(spec_toml)?;
+    let cluster =
+        embedded::EmbeddedCluster::start(options.workers, options.slots_per_worker, options.partitions).await?;
+    let outcome = async {
+        let mut client = follow::connect(&cluster.coordinator_url).await?;
+        let job_id = follow::submit(&mut client, spec_toml).await?;
+        follow::follow(&mut client, &job_id).await.context("lost track of the job")
+    }
+    .await;
+    cluster.stop().await;
+    outcome
+}

@@ -1,0 +1,273 @@
+//! One job's stages and tasks as a state machine: which tasks can run, what each attempt
+//! produced, when the job is ready to commit, and when it has failed.
+//!
+//! Stage 0 scans; stages 1..=R reduce (one per make_series a sink needs) and start only when the
+//! scan stage is complete, because every reducer needs every map task's output.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use fathom_core::ids::{JobId, TaskId, WorkerId};
+use fathom_core::job::{JobState, JobStatus, StageProgress};
+use fathom_core::plan::PhysicalPlan;
+use fathom_core::task::{
+    LakeFile, ReduceTask, ScanTask, ShuffleLocation, TaskDefinition, TaskKind, TaskMetrics, TaskOutput, keep_top,
+};
+
+/// Attempts per task before the job fails (the first run and three retries).
+pub const MAX_ATTEMPTS: u32 = 4;
+const TOP_ANOMALIES: usize = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskStatus {
+    Pending,
+    Running { worker: WorkerId, attempt: u32 },
+    Done { worker: WorkerId, output: TaskOutput },
+}
+
+#[derive(Debug)]
+pub struct TaskState {
+    pub status: TaskStatus,
+    /// Attempts launched so far (the next attempt's number).
+    pub attempts: u32,
+    pub failures: u32,
+}
+
+#[derive(Debug)]
+pub struct StageState {
+    pub name: String,
+    pub tasks: Vec<TaskState>,
+    pub started: Option<Instant>,
+    pub finished: Option<Instant>,
+}
+
+impl StageState {
+    fn new(name: String, tasks: usize) -> Self {
+        let tasks = (0..tasks).map(|_| TaskState { status: TaskStatus::Pending, attempts: 0, failures: 0 }).collect();
+        Self { name, tasks, started: None, finished: None }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.tasks.iter().all(|task| matches!(task.status, TaskStatus::Done { .. }))
+    }
+}
+
+/// What a failure report did to the job.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FailureOutcome {
+    Retrying,
+    JobFailed,
+    Stale,
+}
+
+pub struct ExecutionGraph {
+    pub job_id: JobId,
+    pub plan: PhysicalPlan,
+    pub source_timestamp: String,
+    pub source_value: String,
+    pub stages: Vec<StageState>,
+}
+
+impl ExecutionGraph {
+    pub fn new(job_id: JobId, plan: PhysicalPlan, source_timestamp: String, source_value: String) -> Self {
+        let mut stages = vec![StageState::new("scan".to_string(), plan.scan_tasks.len())];
+        for reduce in &plan.reduces {
+            stages.push(StageState::new(reduce.name.clone(), reduce.shuffle.partitions as usize));
+        }
+        Self { job_id, plan, source_timestamp, source_value, stages }
+    }
+
+    /// Every task that may be launched now, in stage order.
+    pub fn runnable(&self) -> Vec<(usize, usize)> {
+        let mut runnable = Vec::new();
+        for (stage_index, stage) in self.stages.iter().enumerate() {
+            if stage_index > 0 && !self.stages[0].is_complete() {
+                break;
+            }
+            for (task_index, task) in stage.tasks.iter().enumerate() {
+                if task.status == TaskStatus::Pending {
+                    runnable.push((stage_index, task_index));
+                }
+            }
+        }
+        runnable
+    }
+
+    /// Marks a task running on `worker` and returns the definition to launch.
+    pub fn launch(&mut self, stage: usize, index: usize, worker: &WorkerId) -> TaskDefinition {
+        let definition = self.definition(stage, index);
+        let state = &mut self.stages[stage];
+        state.started.get_or_insert_with(Instant::now);
+        let task = &mut state.tasks[index];
+        task.status = TaskStatus::Running { worker: worker.clone(), attempt: task.attempts };
+        task.attempts += 1;
+        definition
+    }
+
+    fn definition(&self, stage: usize, index: usize) -> TaskDefinition {
+        let attempt = self.stages[stage].tasks[index].attempts;
+        let task_id = TaskId { job_id: self.job_id.clone(), stage: stage as u32, index: index as u32 };
+        let kind = if stage == 0 {
+            TaskKind::Scan(ScanTask {
+                files: self.plan.scan_tasks[index].clone(),
+                timestamp_column: self.source_timestamp.clone(),
+                value_column: self.source_value.clone(),
+                window: self.plan.window,
+                shuffles: self.plan.shuffles.clone(),
+            })
+        } else {
+            let reduce = &self.plan.reduces[stage - 1];
+            let inputs = self.stages[0]
+                .tasks
+                .iter()
+                .enumerate()
+                .filter_map(|(map_task, task)| match &task.status {
+                    TaskStatus::Done { worker, output } => {
+                        output.shuffle_directory.as_ref().map(|directory| ShuffleLocation {
+                            worker_id: worker.to_string(),
+                            directory: directory.clone(),
+                            map_task: map_task as u32,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect();
+            TaskKind::Reduce(ReduceTask {
+                job_name: self.plan.job_name.clone(),
+                make_series_stage: reduce.name.clone(),
+                shuffle: reduce.shuffle.clone(),
+                partition: index as u32,
+                fill: reduce.fill,
+                window: self.plan.window,
+                inputs,
+                chain: reduce.chain.clone(),
+                outputs: reduce.outputs.clone(),
+            })
+        };
+        TaskDefinition { task_id, attempt, kind }
+    }
+
+    fn running_attempt(&mut self, task: &TaskId, attempt: u32) -> Option<&mut TaskState> {
+        let state = self.stages.get_mut(task.stage as usize)?.tasks.get_mut(task.index as usize)?;
+        match &state.status {
+            TaskStatus::Running { attempt: running, .. } if *running == attempt => Some(state),
+            _ => None,
+        }
+    }
+
+    /// Records a successful attempt; returns false for a stale report (an attempt already
+    /// superseded), whose output is ignored so that it is never committed.
+    pub fn succeed(&mut self, task: &TaskId, attempt: u32, worker: WorkerId, output: TaskOutput) -> bool {
+        let Some(state) = self.running_attempt(task, attempt) else {
+            return false;
+        };
+        state.status = TaskStatus::Done { worker, output };
+        let stage = &mut self.stages[task.stage as usize];
+        if stage.is_complete() {
+            stage.finished = Some(Instant::now());
+        }
+        true
+    }
+
+    pub fn fail(&mut self, task: &TaskId, attempt: u32, retryable: bool) -> FailureOutcome {
+        let Some(state) = self.running_attempt(task, attempt) else {
+            return FailureOutcome::Stale;
+        };
+        state.failures += 1;
+        if retryable && state.attempts < MAX_ATTEMPTS {
+            state.status = TaskStatus::Pending;
+            FailureOutcome::Retrying
+        } else {
+            FailureOutcome::JobFailed
+        }
+    }
+
+    /// Puts back every task running on a worker that is gone. Returns how many.
+    pub fn requeue_worker(&mut self, worker: &WorkerId) -> usize {
+        let mut requeued = 0;
+        for stage in &mut self.stages {
+            for task in &mut stage.tasks {
+                if matches!(&task.status, TaskStatus::Running { worker: running, .. } if running == worker) {
+                    task.status = TaskStatus::Pending;
+                    requeued += 1;
+                }
+            }
+        }
+        requeued
+    }
+
+    /// Un-launches a task whose launch RPC failed, without counting an attempt against it.
+    pub fn launch_failed(&mut self, task: &TaskId, attempt: u32) {
+        if let Some(state) = self.running_attempt(task, attempt) {
+            state.status = TaskStatus::Pending;
+            state.attempts -= 1;
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.stages.iter().all(StageState::is_complete)
+    }
+
+    /// Files to commit, per table URI, from the successful attempt of every reduce task.
+    pub fn lake_files(&self) -> BTreeMap<String, Vec<LakeFile>> {
+        let mut files: BTreeMap<String, Vec<LakeFile>> =
+            self.plan.tables().into_iter().map(|(uri, _)| (uri, Vec::new())).collect();
+        for stage in &self.stages[1..] {
+            for task in &stage.tasks {
+                if let TaskStatus::Done { output, .. } = &task.status {
+                    for file in &output.lake_files {
+                        files.entry(file.table_uri.clone()).or_default().push(file.clone());
+                    }
+                }
+            }
+        }
+        files
+    }
+
+    /// The progress part of a job status.
+    pub fn fill_status(&self, status: &mut JobStatus) {
+        let now = Instant::now();
+        let mut metrics = TaskMetrics::default();
+        let mut top = Vec::new();
+        status.stages = self
+            .stages
+            .iter()
+            .map(|stage| {
+                let mut progress = StageProgress {
+                    name: stage.name.clone(),
+                    tasks_total: stage.tasks.len() as u32,
+                    ..StageProgress::default()
+                };
+                for task in &stage.tasks {
+                    progress.task_failures += task.failures;
+                    match &task.status {
+                        TaskStatus::Done { output, .. } => {
+                            progress.tasks_done += 1;
+                            metrics.add(&output.metrics);
+                            top.extend(output.top_anomalies.iter().cloned());
+                        }
+                        TaskStatus::Running { .. } => progress.tasks_running += 1,
+                        TaskStatus::Pending => {}
+                    }
+                }
+                progress.done = stage.is_complete();
+                progress.elapsed_ms = match stage.started {
+                    Some(started) => stage.finished.unwrap_or(now).duration_since(started).as_millis() as u64,
+                    None => 0,
+                };
+                progress
+            })
+            .collect();
+        keep_top(&mut top, TOP_ANOMALIES);
+        status.metrics = metrics;
+        status.top_anomalies = top;
+        status.tables = self.plan.tables().into_iter().map(|(uri, _)| uri).collect();
+        status.skipped_stages = self.plan.skipped_stages.clone();
+        if status.state == JobState::Planning {
+            status.state = JobState::Running;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

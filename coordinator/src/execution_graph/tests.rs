@@ -1,0 +1,85 @@
+use fathom_core::plan::{PlanOptions, SourceFile, plan};
+use fathom_core::spec::JobSpec;
+
+use super::*;
+
+const SPEC: &str = r#"
+version = 1
+name = "t"
+[source]
+uri = "file:///raw/"
+series_key = ["id"]
+timestamp = "ts"
+value = "value"
+[window]
+start = "2026-01-05T00:00:00Z"
+end = "2026-01-06T00:00:00Z"
+[[stage]]
+id = "hourly"
+op = "make_series"
+input = "source"
+step = "1h"
+[[stage]]
+id = "found"
+op = "detect"
+input = "hourly"
+[[sink]]
+kind = "lake"
+input = ["found"]
+uri = "file:///lake"
+"#;
+
+fn graph() -> ExecutionGraph {
+    let spec = JobSpec::from_toml(SPEC).expect("spec");
+    let files: Vec<SourceFile> =
+        (0..3).map(|index| SourceFile { uri: format!("file:///raw/{index}.parquet"), size_bytes: 10 }).collect();
+    let plan = plan(&spec, &files, PlanOptions { partitions: 2, target_scan_bytes: 1 }).expect("plan");
+    ExecutionGraph::new(JobId::new("j"), plan, "ts".into(), "value".into())
+}
+
+fn output(directory: &str) -> TaskOutput {
+    TaskOutput { shuffle_directory: Some(directory.to_string()), ..TaskOutput::default() }
+}
+
+#[test]
+fn reduces_wait_for_the_whole_scan_and_get_every_map_output() {
+    let mut graph = graph();
+    let worker = WorkerId::new("w");
+    assert_eq!(graph.runnable(), vec![(0, 0), (0, 1), (0, 2)]);
+    let tasks: Vec<TaskDefinition> = (0..3).map(|index| graph.launch(0, index, &worker)).collect();
+    assert!(graph.runnable().is_empty());
+    for (index, task) in tasks.iter().enumerate() {
+        assert!(graph.succeed(&task.task_id, task.attempt, worker.clone(), output(&format!("/d{index}"))));
+    }
+    assert_eq!(graph.runnable(), vec![(1, 0), (1, 1)]);
+    let reduce = graph.launch(1, 1, &worker);
+    let TaskKind::Reduce(reduce_task) = &reduce.kind else { panic!("reduce") };
+    let directories: Vec<&str> = reduce_task.inputs.iter().map(|input| input.directory.as_str()).collect();
+    assert_eq!(directories, vec!["/d0", "/d1", "/d2"]);
+    assert_eq!(reduce_task.partition, 1);
+}
+
+#[test]
+fn retryable_failures_retry_up_to_the_limit_then_fail_the_job() {
+    let mut graph = graph();
+    let worker = WorkerId::new("w");
+    for attempt in 0..MAX_ATTEMPTS {
+        let task = graph.launch(0, 0, &worker);
+        assert_eq!(task.attempt, attempt);
+        let outcome = graph.fail(&task.task_id, task.attempt, true);
+        let expected = if attempt + 1 < MAX_ATTEMPTS { FailureOutcome::Retrying } else { FailureOutcome::JobFailed };
+        assert_eq!(outcome, expected);
+    }
+}
+
+#[test]
+fn non_retryable_failures_fail_at_once_and_stale_reports_are_ignored() {
+    let mut graph = graph();
+    let worker = WorkerId::new("w");
+    let first = graph.launch(0, 0, &worker);
+    assert_eq!(graph.requeue_worker(&worker), 1);
+    let second = graph.launch(0, 0, &worker);
+    // The first attempt reports late: it must not count, or its files could be committed twice.
+    assert!(!graph.succeed(&first.task_id, first.attempt, worker.clone(), output("/old")));
+    assert_eq!(graph.fail(&second.task_id, second.attempt, false), FailureOutcome::JobFailed);
+}

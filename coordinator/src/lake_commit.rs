@@ -1,0 +1,116 @@
+//! Commits the Parquet files that reduce tasks wrote into a Delta Lake table: one transaction
+//! per table per job, creating the table (partitioned by `date`) on first use. Until this
+//! commit the files are invisible to readers, so a failed or cancelled job leaves no rows.
+
+use std::collections::HashMap;
+
+use arrow::datatypes::DataType as ArrowType;
+use deltalake::DeltaTable;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, Add, DataType, StructField};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use fathom_core::schema::{DATE_COLUMN, anomalies_schema};
+use fathom_core::storage;
+use fathom_core::task::LakeFile;
+
+use crate::error::CoordinatorError;
+
+/// The Delta columns of an anomalies table with these key/tag columns.
+fn delta_columns(columns: &[String]) -> Vec<StructField> {
+    let schema = anomalies_schema(columns);
+    let mut fields: Vec<StructField> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let data_type = match field.data_type() {
+                ArrowType::Timestamp(_, _) => DataType::TIMESTAMP,
+                ArrowType::Float64 => DataType::DOUBLE,
+                ArrowType::Int8 => DataType::BYTE,
+                _ => DataType::STRING,
+            };
+            StructField::new(field.name(), data_type, field.is_nullable())
+        })
+        .collect();
+    fields.push(StructField::new(DATE_COLUMN, DataType::DATE, false));
+    fields
+}
+
+/// Commits `files` to the table at `table_uri`; returns the new table version.
+pub async fn commit(
+    table_uri: &str,
+    columns: &[String],
+    job_id: &str,
+    files: &[LakeFile],
+) -> Result<u64, CoordinatorError> {
+    let commit_error = |source| CoordinatorError::Commit { table: table_uri.to_string(), source: Box::new(source) };
+    let url = storage::resolve_url(table_uri)
+        .map_err(|source| CoordinatorError::OpenTable { table: table_uri.to_string(), source: Box::new(source) })?;
+    if let Ok(path) = url.to_file_path() {
+        // Local tables: deltalake expects the directory to exist.
+        std::fs::create_dir_all(&path).map_err(|error| CoordinatorError::OpenTable {
+            table: table_uri.to_string(),
+            source: Box::new(fathom_core::CoreError::InvalidUri {
+                uri: table_uri.to_string(),
+                reason: error.to_string(),
+            }),
+        })?;
+    }
+    let mut table = DeltaTable::try_from_url(url).await.map_err(commit_error)?;
+    let wanted = delta_columns(columns);
+    if table.version().is_none() {
+        table = table
+            .create()
+            .with_columns(wanted.clone())
+            .with_partition_columns([DATE_COLUMN])
+            .with_save_mode(SaveMode::Ignore)
+            .await
+            .map_err(commit_error)?;
+    } else {
+        let snapshot = table.snapshot().map_err(commit_error)?;
+        let existing: Vec<String> = snapshot.schema().fields().map(|field| field.name().to_string()).collect();
+        let wanted_names: Vec<String> = wanted.iter().map(|field| field.name().to_string()).collect();
+        if existing != wanted_names {
+            return Err(CoordinatorError::TableSchema {
+                table: table_uri.to_string(),
+                existing: existing.join(", "),
+                wanted: wanted_names.join(", "),
+            });
+        }
+    }
+    if files.is_empty() {
+        return Ok(table.version().unwrap_or(0));
+    }
+
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let actions: Vec<Action> = files
+        .iter()
+        .map(|file| {
+            Action::Add(Add {
+                path: file.path.clone(),
+                partition_values: HashMap::from([(DATE_COLUMN.to_string(), Some(file.date.clone()))]),
+                size: file.size_bytes as i64,
+                modification_time: now_ms,
+                data_change: true,
+                stats: Some(serde_json::json!({ "numRecords": file.rows }).to_string()),
+                ..Add::default()
+            })
+        })
+        .collect();
+    let app_metadata = HashMap::from([("fathom.job_id".to_string(), serde_json::Value::from(job_id))]);
+    let snapshot = table.snapshot().map_err(commit_error)?;
+    let committed = CommitBuilder::default()
+        .with_actions(actions)
+        .with_app_metadata(app_metadata)
+        .build(
+            Some(snapshot),
+            table.log_store(),
+            DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: Some(vec![DATE_COLUMN.to_string()]),
+                predicate: None,
+            },
+        )
+        .await
+        .map_err(commit_error)?;
+    Ok(committed.version())
+}

@@ -1,0 +1,63 @@
+//! `fathom-coordinator`: accepts jobs, plans them, schedules their tasks on workers and
+//! commits their results.
+//!
+//! - [`job_manager::JobManager`]: jobs from submission to commit, and the scheduler loop.
+//! - [`execution_graph::ExecutionGraph`]: one job's stages and tasks as a state machine.
+//! - [`worker_registry::WorkerRegistry`]: registered workers, free slots, liveness.
+//! - [`lake_commit`]: one Delta Lake transaction per table per job.
+//! - [`service`]: the gRPC surface ([`fathom_proto::CoordinatorService`]).
+//!
+//! [`run`] is the whole process; `main.rs` parses flags, and the embedded mode and tests call
+//! `run` on a port-0 listener. State is in memory in this build.
+
+pub mod error;
+pub mod execution_graph;
+pub mod job_manager;
+pub mod lake_commit;
+mod service;
+pub mod worker_registry;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use fathom_proto::{CoordinatorServiceServer, MAX_MESSAGE_BYTES};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::info;
+
+pub use error::CoordinatorError;
+pub use job_manager::{JobManager, SchedulerConfig};
+
+#[derive(Debug, Clone, Default)]
+pub struct CoordinatorConfig {
+    pub scheduler: SchedulerConfig,
+}
+
+/// Serves the coordinator on `listener` until `shutdown` resolves.
+pub async fn run(
+    config: CoordinatorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    serve(JobManager::new(config.scheduler), listener, shutdown).await
+}
+
+/// Like [`run`], with a job manager the caller keeps a handle on (the embedded mode uses it to
+/// wait for its workers to register).
+pub async fn serve(
+    manager: Arc<JobManager>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let scheduler = tokio::spawn(manager.clone().run_scheduler());
+    let service = CoordinatorServiceServer::new(service::CoordinatorServiceImpl { manager })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    info!(address = ?listener.local_addr().ok(), "coordinator listening");
+    let served = tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    scheduler.abort();
+    served
+}

@@ -1,0 +1,163 @@
+use super::*;
+
+const VALID: &str = r#"
+version = 1
+name = "pump-health"
+
+[source]
+uri = "file:///data/raw/"
+format = "parquet"
+series_key = ["series_id"]
+timestamp = "ts"
+value = "value"
+tags = ["region", "device_type", "site"]
+
+[window]
+start = "2026-01-05T00:00:00Z"
+end = "2026-02-04T00:00:00Z"
+
+[[stage]]
+id = "hourly"
+op = "make_series"
+input = "source"
+step = "1h"
+agg = "avg"
+fill = "linear"
+
+[[stage]]
+id = "by_region"
+op = "make_series"
+input = "source"
+group_by = ["region", "device_type"]
+step = "1h"
+agg = "sum"
+
+[[stage]]
+id = "explore"
+op = "sample"
+input = "hourly"
+fraction = 0.05
+
+[[stage]]
+id = "anomalies"
+op = "detect"
+input = "hourly"
+detector = "decompose"
+seasonality = "auto"
+threshold = 3.0
+
+[[sink]]
+kind = "lake"
+input = ["anomalies"]
+uri = "file:///lake/anomalies"
+"#;
+
+fn issues_of(text: &str) -> Vec<String> {
+    match JobSpec::from_toml(text) {
+        Err(CoreError::InvalidSpec { issues }) => issues.iter().map(ToString::to_string).collect(),
+        Err(other) => vec![other.to_string()],
+        Ok(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn parses_the_design_example() {
+    let spec = JobSpec::from_toml(VALID).expect("valid spec");
+    assert_eq!(spec.name, "pump-health");
+    assert_eq!(spec.stages.len(), 4);
+    assert_eq!(spec.stages[2].input, StageInput::Stage(0));
+    let StageOp::MakeSeries(hourly) = &spec.stages[0].op else { panic!("stage 0 is make_series") };
+    assert_eq!(hourly.step_micros, 3_600_000_000);
+    assert_eq!(hourly.agg, Agg::Avg);
+    let StageOp::Detect(detect) = &spec.stages[3].op else { panic!("stage 3 is detect") };
+    assert_eq!(detect.threshold, 3.0);
+    assert_eq!(spec.root_of(3), 0);
+    let window = spec.window.expect("window");
+    assert_eq!(window.end_micros - window.start_micros, 30 * 86_400_000_000);
+}
+
+#[test]
+fn unknown_input_names_the_field() {
+    let text = VALID.replace("input = \"hourly\"\nfraction", "input = \"hourlyy\"\nfraction");
+    assert_eq!(issues_of(&text), vec!["stage[2].input: unknown stage \"hourlyy\""]);
+}
+
+#[test]
+fn bad_duration_names_the_field() {
+    let text = VALID.replace("step = \"1h\"\nagg = \"sum\"", "step = \"90q\"\nagg = \"sum\"");
+    let issues = issues_of(&text);
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].starts_with("stage[1].step: \"90q\" is not a duration"), "{issues:?}");
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let text = VALID.replace("threshold = 3.0", "threshold = 3.0\nthreshhold = 2");
+    let error = JobSpec::from_toml(&text).expect_err("unknown field");
+    assert!(error.to_string().contains("threshhold"), "{error}");
+
+    let text = VALID.replace("fraction = 0.05", "fraction = 0.05\nstep = \"1h\"");
+    assert_eq!(issues_of(&text), vec!["stage[2].step: not a field of op \"sample\""]);
+}
+
+#[test]
+fn cycles_are_rejected() {
+    let text = VALID.replace("input = \"hourly\"\nfraction", "input = \"again\"\nfraction")
+        + "\n[[stage]]\nid = \"again\"\nop = \"sample\"\ninput = \"explore\"\nfraction = 0.5\n";
+    let issues = issues_of(&text);
+    assert!(issues.iter().any(|issue| issue.contains("cycle: explore -> again -> explore")), "{issues:?}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = VALID
+        .replace("version = 1", "version = 2")
+        .replace("agg = \"avg\"", "agg = \"median\"")
+        .replace("fraction = 0.05", "fraction = 1.5")
+        .replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-01T00:00:00Z\"");
+    let issues = issues_of(&text);
+    let paths: Vec<&str> = issues.iter().map(|issue| issue.split(':').next().unwrap_or("")).collect();
+    assert_eq!(paths, vec!["version", "window.end", "stage[0].agg", "stage[2].fraction"], "{issues:?}");
+}
+
+#[test]
+fn inputs_must_have_the_right_kind() {
+    let text = VALID.replace("input = \"hourly\"\ndetector", "input = \"source\"\ndetector");
+    assert_eq!(issues_of(&text), vec!["stage[3].input: detect needs series: name a make_series or sample stage"]);
+    let text = VALID.replace("input = [\"anomalies\"]", "input = [\"hourly\"]");
+    assert_eq!(issues_of(&text), vec!["sink[0].input: \"hourly\" is not a detect stage; a lake sink stores anomalies"]);
+}
+
+#[test]
+fn group_by_columns_must_exist() {
+    let text = VALID.replace("[\"region\", \"device_type\"]", "[\"region\", \"color\"]");
+    assert_eq!(
+        issues_of(&text),
+        vec!["stage[1].group_by: \"color\" is neither in source.series_key nor in source.tags"]
+    );
+}
+
+#[test]
+fn fills_parse() {
+    for (text, expected) in [
+        ("const(0)", Fill::Const(0.0)),
+        ("const(-2.5)", Fill::Const(-2.5)),
+        ("null", Fill::Null),
+        ("forward", Fill::Forward),
+    ] {
+        let spec =
+            JobSpec::from_toml(&VALID.replace("fill = \"linear\"", &format!("fill = \"{text}\""))).expect("valid fill");
+        let StageOp::MakeSeries(op) = &spec.stages[0].op else { panic!("make_series") };
+        assert_eq!(op.fill, expected);
+    }
+    assert_eq!(issues_of(&VALID.replace("fill = \"linear\"", "fill = \"const(x)\"")).len(), 1);
+}
+
+#[test]
+fn window_is_optional_but_checked() {
+    let text = VALID.replace("start = \"2026-01-05T00:00:00Z\"", "start = \"yesterday\"");
+    assert_eq!(
+        issues_of(&text),
+        vec!["window.start: \"yesterday\" is not an RFC 3339 time such as \"2026-01-05T00:00:00Z\""]
+    );
+}

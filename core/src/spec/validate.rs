@@ -1,0 +1,454 @@
+//! Raw spec -> checked spec. Every check pushes a [`SpecIssue`] and carries on, so the user sees
+//! all problems at once; the spec is only returned when there are none.
+
+use chrono::DateTime;
+use fathom_detect::decompose::{DecomposeParams, Seasonality, Trend};
+use fathom_detect::fill::Fill;
+use fathom_detect::outliers::OutlierTest;
+
+use super::raw::{RawJobSpec, RawSeasonality, RawSink, RawSource, RawStage, RawWindow};
+use super::*;
+use crate::duration::parse_duration_micros;
+use crate::error::SpecIssue;
+
+/// More points per series than this in one window is almost surely a wrong `step`.
+pub const MAX_POINTS_PER_SERIES: i64 = 1_000_000;
+
+const MAKE_SERIES_FIELDS: &[&str] = &["step", "agg", "fill", "group_by"];
+const SAMPLE_FIELDS: &[&str] = &["fraction", "seed"];
+const DETECT_FIELDS: &[&str] = &["detector", "seasonality", "trend", "threshold", "test", "test_points"];
+
+#[derive(Default)]
+struct Issues(Vec<SpecIssue>);
+
+impl Issues {
+    fn push(&mut self, path: impl ToString, reason: impl Into<String>) {
+        self.0.push(SpecIssue { path: path.to_string(), reason: reason.into() });
+    }
+
+    fn required<T>(&mut self, value: Option<T>, path: &str) -> Option<T> {
+        if value.is_none() {
+            self.push(path, "required");
+        }
+        value
+    }
+}
+
+pub fn validate(raw: RawJobSpec) -> Result<JobSpec> {
+    let mut issues = Issues::default();
+
+    match raw.version {
+        Some(SPEC_VERSION) => {}
+        Some(other) => {
+            issues.push("version", format!("unsupported version {other}; this build reads version {SPEC_VERSION}"))
+        }
+        None => issues.push("version", format!("required (write `version = {SPEC_VERSION}`)")),
+    }
+    let name = issues.required(raw.name, "name").unwrap_or_default();
+    if !name.is_empty() && !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        issues.push("name", format!("{name:?} may only contain letters, digits, '-' and '_'"));
+    }
+    let source = issues.required(raw.source, "source").and_then(|source| validate_source(source, &mut issues));
+    let window = raw.window.and_then(|window| validate_window(window, &mut issues));
+    let stages = validate_stages(&raw.stages, source.as_ref(), window, &mut issues);
+    let sinks = validate_sinks(&raw.sinks, &stages, &mut issues);
+
+    match (source, issues.0.is_empty()) {
+        (Some(source), true) => Ok(JobSpec { name, source, window, stages, sinks }),
+        _ => Err(CoreError::InvalidSpec { issues: issues.0 }),
+    }
+}
+
+fn validate_source(raw: RawSource, issues: &mut Issues) -> Option<SourceSpec> {
+    let uri = issues.required(raw.uri, "source.uri");
+    let format = match raw.format.as_deref() {
+        None | Some("parquet") => Some(SourceFormat::Parquet),
+        Some("csv") => {
+            issues.push("source.format", "csv sources are not supported yet; use parquet");
+            None
+        }
+        Some(other) => {
+            issues.push("source.format", format!("{other:?} is not a format (expected parquet)"));
+            None
+        }
+    };
+    let series_key = issues.required(raw.series_key, "source.series_key");
+    if series_key.as_ref().is_some_and(Vec::is_empty) {
+        issues.push("source.series_key", "must name at least one column");
+    }
+    let timestamp = issues.required(raw.timestamp, "source.timestamp");
+    let value = issues.required(raw.value, "source.value");
+
+    let (uri, format, series_key, timestamp, value) = (uri?, format?, series_key?, timestamp?, value?);
+    let mut seen = std::collections::HashSet::new();
+    for column in series_key.iter().chain([&timestamp, &value]).chain(&raw.tags) {
+        if !seen.insert(column.as_str()) {
+            issues.push("source", format!("column {column:?} is named more than once"));
+        }
+    }
+    Some(SourceSpec { uri, format, series_key, timestamp, value, tags: raw.tags })
+}
+
+fn parse_time(text: Option<String>, path: &str, issues: &mut Issues) -> Option<i64> {
+    let text = issues.required(text, path)?;
+    match DateTime::parse_from_rfc3339(&text) {
+        Ok(time) => Some(time.timestamp_micros()),
+        Err(_) => {
+            issues.push(path, format!("{text:?} is not an RFC 3339 time such as \"2026-01-05T00:00:00Z\""));
+            None
+        }
+    }
+}
+
+fn validate_window(raw: RawWindow, issues: &mut Issues) -> Option<TimeWindow> {
+    let start = parse_time(raw.start, "window.start", issues);
+    let end = parse_time(raw.end, "window.end", issues);
+    let (start_micros, end_micros) = (start?, end?);
+    if end_micros <= start_micros {
+        issues.push("window.end", "must be after window.start");
+        return None;
+    }
+    Some(TimeWindow { start_micros, end_micros })
+}
+
+fn validate_stages(
+    raw: &[RawStage],
+    source: Option<&SourceSpec>,
+    window: Option<TimeWindow>,
+    issues: &mut Issues,
+) -> Vec<StageSpec> {
+    if raw.is_empty() {
+        issues.push("stage", "a job needs at least one [[stage]]");
+    }
+    let ids: Vec<Option<&str>> = raw.iter().map(|stage| stage.id.as_deref()).collect();
+    for (index, id) in ids.iter().enumerate() {
+        let path = format!("stage[{index}].id");
+        match id {
+            None => issues.push(path, "required"),
+            Some(SOURCE_INPUT) => issues.push(path, "\"source\" is reserved for the raw input"),
+            Some(id) if ids[..index].contains(&Some(id)) => issues.push(path, format!("duplicate stage id {id:?}")),
+            Some(_) => {}
+        }
+    }
+
+    let mut stages = Vec::new();
+    for (index, stage) in raw.iter().enumerate() {
+        let path = format!("stage[{index}]");
+        let input = match stage.input.as_deref() {
+            None => {
+                issues.push(format!("{path}.input"), "required");
+                None
+            }
+            Some(SOURCE_INPUT) => Some(StageInput::Source),
+            Some(name) => match ids.iter().position(|id| *id == Some(name)) {
+                Some(parent) => Some(StageInput::Stage(parent)),
+                None => {
+                    issues.push(format!("{path}.input"), format!("unknown stage {name:?}"));
+                    None
+                }
+            },
+        };
+        let op = validate_op(stage, &path, source, window, issues);
+        if let (Some(id), Some(input), Some(op)) = (stage.id.clone(), input, op) {
+            stages.push(StageSpec { id, input, op });
+        }
+    }
+    if stages.len() != raw.len() {
+        // Indices would no longer line up with the file; the issues already say why.
+        return Vec::new();
+    }
+    check_inputs(&stages, issues);
+    stages
+}
+
+/// Input kinds and cycles: make_series reads the source; sample and detect read series.
+fn check_inputs(stages: &[StageSpec], issues: &mut Issues) {
+    for (index, stage) in stages.iter().enumerate() {
+        let path = format!("stage[{index}].input");
+        match (&stage.op, stage.input) {
+            (StageOp::MakeSeries(_), StageInput::Source) => {}
+            (StageOp::MakeSeries(_), StageInput::Stage(_)) => {
+                issues.push(path, "make_series reads the raw points: set input = \"source\"")
+            }
+            (_, StageInput::Source) => {
+                issues.push(path, format!("{} needs series: name a make_series or sample stage", stage.op.name()))
+            }
+            (_, StageInput::Stage(parent)) => {
+                if let StageOp::Detect(_) = stages[parent].op {
+                    issues.push(
+                        &path,
+                        format!(
+                            "{:?} is a detect stage; {} needs series from make_series or sample",
+                            stages[parent].id,
+                            stage.op.name()
+                        ),
+                    );
+                }
+                let mut chain = vec![stage.id.as_str()];
+                let mut current = parent;
+                loop {
+                    chain.push(stages[current].id.as_str());
+                    if current == index || chain.len() > stages.len() + 1 {
+                        issues.push(&path, format!("cycle: {}", chain.join(" -> ")));
+                        break;
+                    }
+                    match stages[current].input {
+                        StageInput::Stage(next) => current = next,
+                        StageInput::Source => break,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn validate_op(
+    stage: &RawStage,
+    path: &str,
+    source: Option<&SourceSpec>,
+    window: Option<TimeWindow>,
+    issues: &mut Issues,
+) -> Option<StageOp> {
+    let op = issues.required(stage.op.as_deref(), &format!("{path}.op"))?;
+    let allowed = match op {
+        "make_series" => MAKE_SERIES_FIELDS,
+        "sample" => SAMPLE_FIELDS,
+        "detect" => DETECT_FIELDS,
+        other => {
+            issues
+                .push(format!("{path}.op"), format!("{other:?} is not an op (expected make_series, sample or detect)"));
+            return None;
+        }
+    };
+    for field in stage.set_fields() {
+        if !allowed.contains(&field) {
+            issues.push(format!("{path}.{field}"), format!("not a field of op {op:?}"));
+        }
+    }
+    match op {
+        "make_series" => validate_make_series(stage, path, source, window, issues).map(StageOp::MakeSeries),
+        "sample" => validate_sample(stage, path, issues).map(StageOp::Sample),
+        _ => validate_detect(stage, path, issues).map(StageOp::Detect),
+    }
+}
+
+fn validate_make_series(
+    stage: &RawStage,
+    path: &str,
+    source: Option<&SourceSpec>,
+    window: Option<TimeWindow>,
+    issues: &mut Issues,
+) -> Option<MakeSeriesOp> {
+    let step_text = issues.required(stage.step.as_deref(), &format!("{path}.step"))?;
+    let Some(step_micros) = parse_duration_micros(step_text) else {
+        issues.push(
+            format!("{path}.step"),
+            format!("{step_text:?} is not a duration (examples: \"10m\", \"1h\", \"1d\")"),
+        );
+        return None;
+    };
+    if let Some(window) = window {
+        let points = ((window.end_micros - window.start_micros) as u64).div_ceil(step_micros as u64) as i64;
+        if points > MAX_POINTS_PER_SERIES {
+            issues.push(
+                format!("{path}.step"),
+                format!(
+                    "{step_text} makes {points} points per series over the window; at most {MAX_POINTS_PER_SERIES}"
+                ),
+            );
+        }
+    }
+    let agg = match stage.agg.as_deref() {
+        None => Agg::Avg,
+        Some(name) => match Agg::from_name(name) {
+            Some(agg) => agg,
+            None => {
+                let names: Vec<&str> = Agg::ALL.iter().map(|agg| agg.name()).collect();
+                issues.push(
+                    format!("{path}.agg"),
+                    format!("{name:?} is not an aggregation (expected one of {})", names.join(", ")),
+                );
+                return None;
+            }
+        },
+    };
+    let fill = match stage.fill.as_deref() {
+        None => Fill::Linear,
+        Some(text) => match parse_fill(text) {
+            Some(fill) => fill,
+            None => {
+                issues.push(
+                    format!("{path}.fill"),
+                    format!("{text:?} is not a fill (expected const(N), null, linear, forward or backward)"),
+                );
+                return None;
+            }
+        },
+    };
+    if let (Some(group_by), Some(source)) = (&stage.group_by, source) {
+        if group_by.is_empty() {
+            issues.push(format!("{path}.group_by"), "must name at least one column");
+        }
+        for column in group_by {
+            if !source.series_key.contains(column) && !source.tags.contains(column) {
+                issues.push(
+                    format!("{path}.group_by"),
+                    format!("{column:?} is neither in source.series_key nor in source.tags"),
+                );
+            }
+        }
+    }
+    Some(MakeSeriesOp { step_micros, agg, fill, group_by: stage.group_by.clone() })
+}
+
+/// `const(0)`, `const(-1.5)`, `const` (= 0, as in ADX), `null`, `linear`, `forward`, `backward`.
+fn parse_fill(text: &str) -> Option<Fill> {
+    match text {
+        "null" => Some(Fill::Null),
+        "linear" => Some(Fill::Linear),
+        "forward" => Some(Fill::Forward),
+        "backward" => Some(Fill::Backward),
+        "const" => Some(Fill::Const(0.0)),
+        _ => {
+            let inner = text.strip_prefix("const(")?.strip_suffix(')')?;
+            let value: f64 = inner.trim().parse().ok()?;
+            value.is_finite().then_some(Fill::Const(value))
+        }
+    }
+}
+
+fn validate_sample(stage: &RawStage, path: &str, issues: &mut Issues) -> Option<SampleOp> {
+    let fraction = issues.required(stage.fraction, &format!("{path}.fraction"))?;
+    if !(fraction > 0.0 && fraction <= 1.0) {
+        issues.push(format!("{path}.fraction"), format!("{fraction} is not in (0, 1]"));
+        return None;
+    }
+    let seed = match stage.seed {
+        None => 0,
+        Some(seed) if seed >= 0 => seed as u64,
+        Some(seed) => {
+            issues.push(format!("{path}.seed"), format!("{seed} is negative"));
+            return None;
+        }
+    };
+    Some(SampleOp { fraction, seed })
+}
+
+fn validate_detect(stage: &RawStage, path: &str, issues: &mut Issues) -> Option<DetectOp> {
+    let mut ok = true;
+    let mut fail = |field: &str, reason: String| {
+        issues.push(format!("{path}.{field}"), reason);
+        ok = false;
+    };
+    let detector = match stage.detector.as_deref() {
+        None | Some("decompose") => Detector::Decompose,
+        Some(other @ ("spike_dip" | "change_point" | "spectral_residual" | "ensemble")) => {
+            fail("detector", format!("{other:?} is not available in this build yet (use decompose)"));
+            Detector::Decompose
+        }
+        Some(other) => {
+            fail("detector", format!("{other:?} is not a detector (expected decompose)"));
+            Detector::Decompose
+        }
+    };
+    let defaults = DecomposeParams::default();
+    let seasonality = match &stage.seasonality {
+        None => defaults.seasonality,
+        Some(RawSeasonality::Name(name)) if name == "auto" => Seasonality::Auto,
+        Some(RawSeasonality::Name(name)) if name == "none" => Seasonality::None,
+        Some(RawSeasonality::Bins(-1)) => Seasonality::Auto,
+        Some(RawSeasonality::Bins(0)) => Seasonality::None,
+        Some(RawSeasonality::Bins(bins)) if *bins >= 2 => Seasonality::Period(*bins as usize),
+        Some(other) => {
+            fail(
+                "seasonality",
+                format!("{other:?} is not a seasonality (expected \"auto\", \"none\" or a period in points >= 2)"),
+            );
+            Seasonality::Auto
+        }
+    };
+    let trend = match stage.trend.as_deref() {
+        None => defaults.trend,
+        Some("avg") => Trend::Avg,
+        Some("linefit") => Trend::Linefit,
+        Some("none") => Trend::None,
+        Some(other) => {
+            fail("trend", format!("{other:?} is not a trend (expected avg, linefit or none)"));
+            Trend::Avg
+        }
+    };
+    let threshold = stage.threshold.unwrap_or(1.5);
+    if !(threshold.is_finite() && threshold > 0.0) {
+        fail("threshold", format!("{threshold} must be a positive number"));
+    }
+    let test = match stage.test.as_deref() {
+        None | Some("ctukey") => OutlierTest::default(),
+        Some("tukey") => OutlierTest::Tukey,
+        Some(other) => {
+            fail("test", format!("{other:?} is not a test (expected ctukey or tukey)"));
+            OutlierTest::default()
+        }
+    };
+    let test_points = match stage.test_points {
+        None => 0,
+        Some(points) if points >= 0 => points as usize,
+        Some(points) => {
+            fail("test_points", format!("{points} is negative"));
+            0
+        }
+    };
+    ok.then_some(DetectOp {
+        detector,
+        params: DecomposeParams { seasonality, trend, test_points, ..defaults },
+        threshold,
+        test,
+    })
+}
+
+fn validate_sinks(raw: &[RawSink], stages: &[StageSpec], issues: &mut Issues) -> Vec<SinkSpec> {
+    if raw.is_empty() {
+        issues.push("sink", "a job needs at least one [[sink]]; results would go nowhere");
+    }
+    let mut sinks = Vec::new();
+    for (index, sink) in raw.iter().enumerate() {
+        let path = format!("sink[{index}]");
+        match sink.kind.as_deref() {
+            Some("lake") => {}
+            Some("alerts") => {
+                issues.push(format!("{path}.kind"), "alert sinks are not available in this build yet");
+                continue;
+            }
+            Some(other) => {
+                issues.push(format!("{path}.kind"), format!("{other:?} is not a sink kind (expected lake)"));
+                continue;
+            }
+            None => {
+                issues.push(format!("{path}.kind"), "required");
+                continue;
+            }
+        }
+        let Some(uri) = issues.required(sink.uri.clone(), &format!("{path}.uri")) else {
+            continue;
+        };
+        let Some(names) = issues.required(sink.input.as_ref(), &format!("{path}.input")) else {
+            continue;
+        };
+        if names.is_empty() {
+            issues.push(format!("{path}.input"), "must name at least one detect stage");
+        }
+        let mut inputs = Vec::new();
+        for name in names {
+            match stages.iter().position(|stage| &stage.id == name) {
+                Some(stage) if matches!(stages[stage].op, StageOp::Detect(_)) => inputs.push(stage),
+                Some(_) => issues.push(
+                    format!("{path}.input"),
+                    format!("{name:?} is not a detect stage; a lake sink stores anomalies"),
+                ),
+                None if stages.is_empty() => {}
+                None => issues.push(format!("{path}.input"), format!("unknown stage {name:?}")),
+            }
+        }
+        sinks.push(SinkSpec::Lake(LakeSink { inputs, uri }));
+    }
+    sinks
+}

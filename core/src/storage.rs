@@ -1,0 +1,132 @@
+//! Object storage locations: user URIs (`file://`, plain paths, and later `s3://` etc.)
+//! resolved into an `object_store` and a path inside it.
+
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use url::Url;
+
+use crate::error::{CoreError, Result};
+use crate::plan::SourceFile;
+
+/// A resolved location: the store, the path inside it, and the normalised URL.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub store: Arc<dyn ObjectStore>,
+    pub path: Path,
+    pub url: Url,
+}
+
+/// `file:///abs`, `s3://bucket/key` and friends pass through; a plain path (absolute or
+/// relative to the working directory) becomes a `file://` URL.
+pub fn resolve_url(uri: &str) -> Result<Url> {
+    let invalid = |reason: String| CoreError::InvalidUri { uri: uri.to_string(), reason };
+    if uri.is_empty() {
+        return Err(invalid("empty".to_string()));
+    }
+    if uri.contains("://") {
+        return Url::parse(uri).map_err(|error| invalid(error.to_string()));
+    }
+    let path = std::path::Path::new(uri);
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|error| invalid(format!("cannot read the working directory: {error}")))?
+            .join(path)
+    };
+    Url::from_file_path(&absolute).map_err(|()| invalid("not an absolute path".to_string()))
+}
+
+pub fn open(uri: &str) -> Result<Location> {
+    let url = resolve_url(uri)?;
+    if url.scheme() != "file" {
+        return Err(CoreError::InvalidUri {
+            uri: uri.to_string(),
+            reason: format!("{}:// storage is not supported in this build yet; use file:// or a path", url.scheme()),
+        });
+    }
+    let (store, path) = object_store::parse_url(&url)
+        .map_err(|source| CoreError::OpenStore { uri: uri.to_string(), source: Box::new(source) })?;
+    Ok(Location { store: Arc::from(store), path, url })
+}
+
+/// The URI of `child` (a path relative to `base`).
+pub fn join(base: &Url, child: &str) -> String {
+    format!("{}/{}", base.as_str().trim_end_matches('/'), child)
+}
+
+/// Every object under a prefix with one of `extensions`, sorted by URI. Hidden files and
+/// folders (`.`/`_` prefixes, as Spark and Hive write them) are skipped.
+pub async fn list_files(uri: &str, extensions: &[&str]) -> Result<Vec<SourceFile>> {
+    let location = open(uri)?;
+    if let Ok(local) = location.url.to_file_path()
+        && location.url.scheme() == "file"
+        && !local.exists()
+    {
+        return Err(CoreError::InvalidUri {
+            uri: uri.to_string(),
+            reason: format!("{} does not exist", local.display()),
+        });
+    }
+    let listed: Vec<object_store::ObjectMeta> = location
+        .store
+        .list(Some(&location.path))
+        .try_collect()
+        .await
+        .map_err(|source| CoreError::ListObjects { uri: uri.to_string(), source: Box::new(source) })?;
+    let mut files: Vec<SourceFile> = listed
+        .into_iter()
+        .filter(|meta| {
+            let relative =
+                meta.location.as_ref().strip_prefix(location.path.as_ref()).unwrap_or(meta.location.as_ref());
+            let hidden = relative.split('/').any(|part| part.starts_with('.') || part.starts_with('_'));
+            !hidden && extensions.iter().any(|extension| meta.location.as_ref().ends_with(extension))
+        })
+        .map(|meta| SourceFile {
+            uri: format!("{}://{}/{}", location.url.scheme(), location.url.host_str().unwrap_or(""), meta.location),
+            size_bytes: meta.size,
+        })
+        .collect();
+    files.sort_by(|a, b| a.uri.cmp(&b.uri));
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_paths_become_file_urls() {
+        assert_eq!(resolve_url("/data/raw").expect("abs").as_str(), "file:///data/raw");
+        let relative = resolve_url("raw").expect("relative");
+        assert!(relative.as_str().starts_with("file:///") && relative.as_str().ends_with("/raw"));
+        assert!(open("s3://bucket/x").is_err());
+    }
+
+    #[tokio::test]
+    async fn lists_data_files_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            "date=2026-01-01/a.parquet",
+            "date=2026-01-01/b.parquet",
+            "_delta_log/0.json",
+            "x/.hidden.parquet",
+            "notes.txt",
+        ] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, b"1234").expect("write");
+        }
+        let uri = dir.path().to_str().expect("utf8");
+        let files = list_files(uri, &[".parquet"]).await.expect("list");
+        let names: Vec<&str> = files.iter().map(|file| file.uri.rsplit('/').next().unwrap_or("")).collect();
+        assert_eq!(names, vec!["a.parquet", "b.parquet"]);
+        assert!(files[0].uri.starts_with("file:///"));
+        assert_eq!(files[0].size_bytes, 4);
+        let missing = list_files(&format!("{uri}/nope"), &[".parquet"]).await.expect_err("missing");
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+    }
+}

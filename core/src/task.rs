@@ -1,0 +1,160 @@
+//! What one task does: the domain form of the `TaskDefinition` the coordinator sends a worker.
+
+use fathom_detect::fill::Fill;
+
+use crate::ids::TaskId;
+use crate::spec::{Agg, DetectOp, SampleOp, TimeWindow};
+
+/// One hash shuffle: the raw points regrouped by a key into `partitions`, pre-aggregated into
+/// `step` buckets on the map side so the shuffle moves buckets, not points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShuffleSpec {
+    /// Index of the make_series stage in the job spec; names the shuffle in file paths.
+    pub shuffle_id: u32,
+    pub key_columns: Vec<String>,
+    pub tag_columns: Vec<String>,
+    pub step_micros: i64,
+    pub agg: Agg,
+    pub partitions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanTask {
+    /// URIs of the files this task reads, whole.
+    pub files: Vec<String>,
+    pub timestamp_column: String,
+    pub value_column: String,
+    pub window: TimeWindow,
+    /// One per make_series stage that reads the source: each file is read once for all of them.
+    pub shuffles: Vec<ShuffleSpec>,
+}
+
+/// Where one map task left one partition of its shuffle output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShuffleLocation {
+    pub worker_id: String,
+    /// Directory that holds `part-<p>.series.arrow` and `part-<p>.points.arrow`.
+    pub directory: String,
+    pub map_task: u32,
+}
+
+/// A stage applied to series inside a reduce task, after make_series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainOp {
+    pub stage_id: String,
+    /// `None`: the make_series output; `Some(i)`: the output of `chain[i]` (always `i` < own index).
+    pub input: Option<usize>,
+    pub kind: ChainOpKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChainOpKind {
+    Sample(SampleOp),
+    Detect(DetectOp),
+}
+
+/// Anomalies of some detect ops written to one lake table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LakeOutput {
+    pub table_uri: String,
+    /// Key and tag columns of the table, in order (the union over every stage it stores).
+    pub columns: Vec<String>,
+    /// Indices into the chain of the detect ops stored in this table.
+    pub detect_ops: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReduceTask {
+    pub job_name: String,
+    pub make_series_stage: String,
+    pub shuffle: ShuffleSpec,
+    pub partition: u32,
+    pub fill: Fill,
+    pub window: TimeWindow,
+    pub inputs: Vec<ShuffleLocation>,
+    pub chain: Vec<ChainOp>,
+    pub outputs: Vec<LakeOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskKind {
+    Scan(ScanTask),
+    Reduce(ReduceTask),
+}
+
+/// A task attempt as launched on a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinition {
+    pub task_id: TaskId,
+    pub attempt: u32,
+    pub kind: TaskKind,
+}
+
+/// A file a reduce task wrote into a lake table, committed by the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeFile {
+    pub table_uri: String,
+    /// Relative to the table root, e.g. `date=2026-01-07/part-...parquet`.
+    pub path: String,
+    pub size_bytes: u64,
+    pub rows: u64,
+    pub date: String,
+}
+
+/// One flagged point, as reported for the job summary's top-N.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopAnomaly {
+    pub stage: String,
+    pub series: String,
+    pub ts_micros: i64,
+    pub value: f64,
+    pub baseline: f64,
+    pub score: f64,
+}
+
+/// Counters a task reports; the coordinator sums them per stage and job.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskMetrics {
+    pub files_read: u64,
+    pub bytes_read: u64,
+    pub rows_read: u64,
+    /// Rows outside the window, or with a null, NaN or infinite value: documented as dropped.
+    pub rows_dropped: u64,
+    pub series: u64,
+    pub points: u64,
+    pub anomalies: u64,
+}
+
+impl TaskMetrics {
+    pub fn add(&mut self, other: &TaskMetrics) {
+        self.files_read += other.files_read;
+        self.bytes_read += other.bytes_read;
+        self.rows_read += other.rows_read;
+        self.rows_dropped += other.rows_dropped;
+        self.series += other.series;
+        self.points += other.points;
+        self.anomalies += other.anomalies;
+    }
+}
+
+/// What a successful attempt produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TaskOutput {
+    /// Scan tasks: the directory of their shuffle files.
+    pub shuffle_directory: Option<String>,
+    pub lake_files: Vec<LakeFile>,
+    pub top_anomalies: Vec<TopAnomaly>,
+    pub metrics: TaskMetrics,
+}
+
+/// Keeps the `limit` highest-|score| anomalies; used by tasks and by the coordinator's summary.
+pub fn keep_top(anomalies: &mut Vec<TopAnomaly>, limit: usize) {
+    anomalies.sort_by(|a, b| {
+        b.score
+            .abs()
+            .total_cmp(&a.score.abs())
+            .then_with(|| a.series.cmp(&b.series))
+            .then_with(|| a.ts_micros.cmp(&b.ts_micros))
+    });
+    anomalies.truncate(limit);
+}

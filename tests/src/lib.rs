@@ -1,0 +1,97 @@
+//! `fathom-tests`: the harness for Fathom's end-to-end tests.
+//!
+//! Tests run real jobs on an embedded cluster (real gRPC, real Parquet, real Delta commits) and
+//! read the results back with independent readers: Python `deltalake` and DuckDB, from the
+//! virtualenv that `.ci/run` prepares (`FATHOM_PYTHON`, or `.venv/bin/python` at the root).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The Python interpreter with `deltalake` and `duckdb` installed.
+pub fn python() -> Result<PathBuf> {
+    if let Ok(path) = std::env::var("FATHOM_PYTHON") {
+        return Ok(PathBuf::from(path));
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    if venv.exists() {
+        return Ok(venv);
+    }
+    bail!("no Python with deltalake found: run `bash .ci/run` once (it creates .venv), or set FATHOM_PYTHON")
+}
+
+/// What an independent reader sees in a Delta table.
+#[derive(Debug)]
+pub struct DeltaReadBack {
+    pub version: i64,
+    pub columns: Vec<String>,
+    pub partition_columns: Vec<String>,
+    pub count: u64,
+    pub duckdb_count: u64,
+    pub duckdb_dates: u64,
+    pub rows: Vec<AnomalyRow>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyRow {
+    pub series: String,
+    pub ts_micros: i64,
+    pub flag: i64,
+    pub stage: String,
+    pub detector: String,
+    pub region: Option<String>,
+}
+
+/// Reads a Delta table with Python `deltalake` (and counts it again with DuckDB).
+pub fn read_delta(table: &Path) -> Result<DeltaReadBack> {
+    let script = workspace_root().join("tests/python/read_delta.py");
+    let output = Command::new(python()?)
+        .arg(&script)
+        .arg(table)
+        .output()
+        .with_context(|| format!("cannot run {}", script.display()))?;
+    if !output.status.success() {
+        bail!("read_delta.py failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("read_delta.py printed invalid JSON")?;
+    let strings = |key: &str| -> Vec<String> {
+        value[key]
+            .as_array()
+            .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let rows = value["rows"]
+        .as_array()
+        .context("no rows array")?
+        .iter()
+        .map(|row| AnomalyRow {
+            series: row["series"].as_str().unwrap_or_default().to_string(),
+            ts_micros: row["ts"].as_i64().unwrap_or_default(),
+            flag: row["flag"].as_i64().unwrap_or_default(),
+            stage: row["stage"].as_str().unwrap_or_default().to_string(),
+            detector: row["detector"].as_str().unwrap_or_default().to_string(),
+            region: row["region"].as_str().map(str::to_string),
+        })
+        .collect();
+    Ok(DeltaReadBack {
+        version: value["version"].as_i64().unwrap_or(-1),
+        columns: strings("columns"),
+        partition_columns: strings("partition_columns"),
+        count: value["count"].as_u64().unwrap_or_default(),
+        duckdb_count: value["duckdb_count"].as_u64().unwrap_or_default(),
+        duckdb_dates: value["duckdb_dates"].as_u64().unwrap_or_default(),
+        rows,
+    })
+}
+
+/// The demo spec with its data and lake under `dir`.
+pub fn demo_spec(dir: &Path) -> String {
+    fathom_client::DEMO_SPEC.replace("\"fathom-demo/", &format!("\"{}/", dir.display()))
+}
