@@ -268,8 +268,9 @@ pub fn run_chain(set: &SeriesSet, chain: &[ChainOp]) -> Vec<Option<Vec<AnomalyRo
                         }
                     }
                 }
-                // Detect ops pass their input series on, so a sample may follow a detect-free branch only.
-                selections.push(input.to_vec());
+                // Validation keeps detect ops at the leaves; their selection is only a placeholder
+                // that keeps `selections` indexed like `chain`.
+                selections.push(Vec::new());
                 results.push(Some(rows));
             }
         }

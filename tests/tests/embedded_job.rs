@@ -9,8 +9,6 @@ use fathom_client::{EmbeddedOptions, run_embedded};
 use fathom_core::job::JobState;
 use fathom_tests::{demo_spec, read_delta};
 
-const HOUR: i64 = 3_600_000_000;
-
 fn options(out: &std::path::Path) -> GenOptions {
     GenOptions {
         series: 400,
@@ -94,6 +92,5 @@ async fn finds_injected_spikes_and_dips_and_commits_a_readable_delta_table() -> 
     let noisy: BTreeSet<&str> =
         table.rows.iter().map(|row| row.series.as_str()).filter(|series| !labelled.contains(series)).collect();
     assert!(noisy.len() * 20 <= clean_series, "{} of {clean_series} clean series have false alarms", noisy.len());
-    let _ = HOUR;
     Ok(())
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 use fathom_core::task::{TaskDefinition, TaskKind, TaskOutput};
 use fathom_proto::pb;
 use tokio::runtime::Handle;
-use tracing::{info, warn};
+use tracing::{info, instrument, warn};
 
 use crate::WorkerContext;
 use crate::error::WorkerError;
 use crate::reduce::run_reduce;
 use crate::scan::run_scan;
 
+#[instrument(skip_all, fields(task_id = %task.task_id, attempt = task.attempt))]
 pub async fn execute(task: TaskDefinition, context: Arc<WorkerContext>) -> Result<TaskOutput, WorkerError> {
     let runtime = Handle::current();
     let directory = context
