@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "etcd (the state-store and failover tests start a real one on loopback)"
+if ! command -v etcd >/dev/null 2>&1; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server
+fi
+# Debian starts a system etcd on the default ports when installing; the tests use their own.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop etcd >/dev/null 2>&1 || true; fi
+
 step "python readers (deltalake, duckdb) in .venv"
 if [ ! -x .venv/bin/python ]; then
   if ! python3 -m venv .venv; then
@@ -26,6 +33,9 @@ cargo fmt --all --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "build (the cluster tests start the coordinator and worker binaries)"
+cargo build --workspace
 
 step "tests"
 cargo nextest run --workspace --no-fail-fast

@@ -37,7 +37,7 @@ impl EmbeddedCluster {
         let listener =
             TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port for the coordinator")?;
         let coordinator_url = format!("http://{}", listener.local_addr()?);
-        let manager = JobManager::new(SchedulerConfig { partitions, ..SchedulerConfig::default() });
+        let manager = JobManager::in_memory(SchedulerConfig { partitions, ..SchedulerConfig::default() });
         let mut tasks = Vec::new();
         let signal = shutdown_signal(&receiver);
         let served = manager.clone();

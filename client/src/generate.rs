@@ -3,8 +3,10 @@
 //! region, device_type, site) and `OUT/labels.parquet` (series_id, start, end, kind, magnitude).
 //!
 //! Every series has a level, daily and weekly seasonality, a slow trend, noise and a few missing
-//! points. Some series carry one injected anomaly: a one-hour spike or dip, or a level shift
-//! that lasts to the end of the window. Output is a pure function of the flags and the seed.
+//! points; some have a gap of several hours with no data at all (not an anomaly). Some series
+//! carry one injected anomaly: a one-hour spike or dip, or, lasting to the end of the window, a
+//! level shift, a trend change or a variance change. Output is a pure function of the flags
+//! and the seed.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,8 @@ pub enum AnomalyKind {
     Spike,
     Dip,
     LevelShift,
+    TrendChange,
+    VarianceChange,
 }
 
 impl AnomalyKind {
@@ -52,6 +56,8 @@ impl AnomalyKind {
             AnomalyKind::Spike => "spike",
             AnomalyKind::Dip => "dip",
             AnomalyKind::LevelShift => "level_shift",
+            AnomalyKind::TrendChange => "trend_change",
+            AnomalyKind::VarianceChange => "variance_change",
         }
     }
 }
@@ -62,6 +68,8 @@ pub struct Injected {
     pub kind: AnomalyKind,
     pub start_micros: i64,
     pub end_micros: i64,
+    /// Spike, dip, level shift: the offset; trend change: the offset reached at the end of the
+    /// window; variance change: the factor on the noise.
     pub magnitude: f64,
 }
 
@@ -112,6 +120,8 @@ struct SeriesShape {
     trend_per_day: f64,
     noise: f64,
     anomaly: Option<Injected>,
+    /// Hours (from the start) of a run of missing points, if the series has one.
+    gap: Option<(i64, i64)>,
 }
 
 fn shape(options: &GenOptions, series: usize) -> SeriesShape {
@@ -125,26 +135,39 @@ fn shape(options: &GenOptions, series: usize) -> SeriesShape {
         trend_per_day: level * rng.range(-0.002, 0.002),
         noise: level * rng.range(0.005, 0.02),
         anomaly: None,
+        gap: None,
     };
     if rng.uniform() < options.anomaly_fraction && options.days >= 3 {
-        let kind = match rng.next_u64() % 3 {
+        let kind = match rng.next_u64() % 5 {
             0 => AnomalyKind::Spike,
             1 => AnomalyKind::Dip,
-            _ => AnomalyKind::LevelShift,
+            2 => AnomalyKind::LevelShift,
+            3 => AnomalyKind::TrendChange,
+            _ => AnomalyKind::VarianceChange,
         };
         // Away from the edges, on an hour boundary, so labels name whole hours.
         let hours = i64::from(options.days) * 24;
         let hour = 24 + (rng.next_u64() % (hours as u64 - 48)) as i64;
         let start_micros = options.start_micros + hour * HOUR_MICROS;
+        let window_end = options.start_micros + i64::from(options.days) * DAY_MICROS;
         let (end_micros, magnitude) = match kind {
             AnomalyKind::Spike => (start_micros + HOUR_MICROS, level * rng.range(0.6, 1.0)),
             AnomalyKind::Dip => (start_micros + HOUR_MICROS, -level * rng.range(0.5, 0.8)),
-            AnomalyKind::LevelShift => (
-                options.start_micros + i64::from(options.days) * DAY_MICROS,
-                level * rng.range(0.3, 0.5) * if rng.uniform() < 0.5 { 1.0 } else { -1.0 },
-            ),
+            AnomalyKind::LevelShift => {
+                (window_end, level * rng.range(0.3, 0.5) * if rng.uniform() < 0.5 { 1.0 } else { -1.0 })
+            }
+            AnomalyKind::TrendChange => {
+                (window_end, level * rng.range(0.2, 0.4) * if rng.uniform() < 0.5 { 1.0 } else { -1.0 })
+            }
+            AnomalyKind::VarianceChange => (window_end, rng.range(3.0, 5.0)),
         };
         shape.anomaly = Some(Injected { kind, start_micros, end_micros, magnitude });
+    }
+    // About one series in thirty loses a few hours of data: a gap, which is not an anomaly.
+    if rng.uniform() < 1.0 / 30.0 && options.days >= 2 {
+        let hours = i64::from(options.days) * 24;
+        let start = (rng.next_u64() % (hours as u64 - 8)) as i64;
+        shape.gap = Some((start, start + 3 + (rng.next_u64() % 6) as i64));
     }
     shape
 }
@@ -181,9 +204,26 @@ fn signal(shape: &SeriesShape, options: &GenOptions, ts: i64) -> f64 {
         && ts >= anomaly.start_micros
         && ts < anomaly.end_micros
     {
-        value += anomaly.magnitude;
+        match anomaly.kind {
+            AnomalyKind::Spike | AnomalyKind::Dip | AnomalyKind::LevelShift => value += anomaly.magnitude,
+            AnomalyKind::TrendChange => {
+                let progress = (ts - anomaly.start_micros) as f64 / (anomaly.end_micros - anomaly.start_micros) as f64;
+                value += anomaly.magnitude * progress;
+            }
+            AnomalyKind::VarianceChange => {}
+        }
     }
     value
+}
+
+/// The noise level of a series at a time (a variance change multiplies it).
+fn noise_at(shape: &SeriesShape, ts: i64) -> f64 {
+    match shape.anomaly {
+        Some(anomaly) if anomaly.kind == AnomalyKind::VarianceChange && ts >= anomaly.start_micros => {
+            shape.noise * anomaly.magnitude
+        }
+        _ => shape.noise,
+    }
 }
 
 fn write_parquet(path: &Path, batches: &[RecordBatch], schema: SchemaRef) -> Result<u64> {
@@ -225,13 +265,15 @@ fn day_file(
         let (region, device_type, site) = tags(index);
         for point in 0..points_per_day {
             let ts = day_start + point as i64 * options.step_micros;
-            // About one point in a thousand never arrives.
-            if rng.next_u64().is_multiple_of(1000) {
+            // About one point in a thousand never arrives, and gaps lose whole hours.
+            let hour = (ts - options.start_micros) / HOUR_MICROS;
+            let in_gap = shape.gap.is_some_and(|(from, to)| hour >= from && hour < to);
+            if rng.next_u64().is_multiple_of(1000) || in_gap {
                 continue;
             }
             keys.push(local as i32);
             times.push(ts);
-            values.push(signal(shape, options, ts) + shape.noise * rng.normal());
+            values.push(signal(shape, options, ts) + noise_at(shape, ts) * rng.normal());
             tag_keys[0].push(region as i32);
             tag_keys[1].push(device_type as i32);
             tag_keys[2].push(site as i32);

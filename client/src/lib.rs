@@ -3,11 +3,17 @@
 //! - [`generate`]: synthetic telemetry with labelled anomalies (`fathom gen`).
 //! - [`embedded`]: a coordinator and workers in one process (`fathom run`, `fathom demo`).
 //! - [`follow`]: submit a job over gRPC and follow it with progress.
+//! - [`remote`]: `submit`, `status`, `jobs`, `cancel` against a running coordinator.
 //! - [`summary`]: the end-of-job report.
+//! - [`detect_command`] and [`series_csv`]: `fathom detect` on one series from a CSV file.
 
+pub mod detect_command;
 pub mod embedded;
+pub mod eval_command;
 pub mod follow;
 pub mod generate;
+pub mod remote;
+pub mod series_csv;
 pub mod summary;
 
 use anyhow::{Context, Result};

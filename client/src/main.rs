@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use fathom_client::generate::{GenOptions, generate};
-use fathom_client::{DEMO_SPEC, EmbeddedOptions, run_embedded, summary};
+use fathom_client::{DEMO_SPEC, EmbeddedOptions, remote, run_embedded, summary};
 use fathom_core::duration::parse_duration_micros;
 use fathom_core::job::{JobState, JobStatus};
 
@@ -42,6 +42,82 @@ enum Command {
         #[command(flatten)]
         cluster: ClusterFlags,
     },
+    /// Submit a job spec to a running coordinator; prints the job id as the last line.
+    Submit {
+        /// The job spec (TOML).
+        spec: PathBuf,
+        #[command(flatten)]
+        coordinator: CoordinatorFlag,
+        /// Follow the job and exit 0 only if it succeeds.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a job's state, stages and error.
+    Status {
+        /// The job id printed by `fathom submit`.
+        job: String,
+        #[command(flatten)]
+        coordinator: CoordinatorFlag,
+        /// text or json.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        output: String,
+    },
+    /// List the coordinator's jobs, newest first.
+    Jobs {
+        #[command(flatten)]
+        coordinator: CoordinatorFlag,
+    },
+    /// Cancel a job: its tasks stop and nothing is committed.
+    Cancel {
+        /// The job id.
+        job: String,
+        #[command(flatten)]
+        coordinator: CoordinatorFlag,
+    },
+    /// Run one detector over one series from a CSV file (header `timestamp,value`).
+    ///
+    /// Output: `timestamp,value,baseline,score,flag,kind`, one row per input row, in input order.
+    /// Irregular timestamps are laid on a grid whose step is the most common gap; rows sharing a
+    /// grid point are averaged and get its result; grid points without rows are gaps.
+    Detect {
+        /// The input CSV.
+        #[arg(long)]
+        input: PathBuf,
+        /// outliers, decompose, spike_dip, change_point, spectral_residual or ensemble.
+        #[arg(long, default_value = "ensemble")]
+        detector: String,
+        /// A detector parameter, `name=value`; repeatable (e.g. --param threshold=3).
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// Score each point from the points up to it only (what a scheduled run does).
+        #[arg(long)]
+        causal: bool,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Score detectors on labelled synthetic series: event recall, precision and F1 per kind.
+    ///
+    /// Series: 720 hourly points with daily and weekly seasonality, noise, missing points and
+    /// gaps; one event each (spike, dip, level shift, trend change, variance change) plus clean
+    /// series. Default: the ADX baseline (decompose, threshold 3) against the ensemble.
+    Eval {
+        /// Series per anomaly kind.
+        #[arg(long, default_value_t = 200)]
+        per_kind: usize,
+        /// Series without any anomaly (false alarms count against precision).
+        #[arg(long, default_value_t = 200)]
+        clean: usize,
+        /// Detectors to score (repeatable), with parameters as `name:param=value,param=value`.
+        #[arg(long = "detector")]
+        detectors: Vec<String>,
+        /// Score causally (each point from the points before it only).
+        #[arg(long)]
+        causal: bool,
+        /// Seed of the generated series.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Write synthetic raw telemetry with labelled anomalies.
     Gen {
         /// Number of series.
@@ -66,6 +142,14 @@ enum Command {
         #[arg(long, default_value_t = 0.05)]
         anomaly_fraction: f64,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct CoordinatorFlag {
+    /// The coordinator's URL; with several coordinators, list them all (comma-separated) and the
+    /// leader is found.
+    #[arg(long, env = "FATHOM_COORDINATOR", default_value = "http://127.0.0.1:7070")]
+    coordinator: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -148,6 +232,58 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Gen { series, days, step, out, start, seed, anomaly_fraction } => {
             run_gen(&gen_options(series, days, &step, out, &start, seed, anomaly_fraction)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit { spec, coordinator, wait } => {
+            let text = std::fs::read_to_string(&spec).with_context(|| format!("cannot read {}", spec.display()))?;
+            let mut client = remote::connect_leader(&coordinator.coordinator).await?;
+            let job_id = remote::submit(&mut client, &text).await.with_context(|| format!("{}", spec.display()))?;
+            if !wait {
+                println!("{job_id}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let status = fathom_client::follow::follow(&mut client, &job_id).await?;
+            let code = finish(&status);
+            println!("{job_id}");
+            Ok(code)
+        }
+        Command::Status { job, coordinator, output } => {
+            let mut client = remote::connect_leader(&coordinator.coordinator).await?;
+            let status = remote::status(&mut client, &job).await?;
+            if output == "json" {
+                println!("{}", serde_json::to_string_pretty(&remote::status_json(&status))?);
+            } else {
+                print!("{}", remote::status_text(&status));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Jobs { coordinator } => {
+            let mut client = remote::connect_leader(&coordinator.coordinator).await?;
+            print!("{}", remote::jobs(&mut client).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cancel { job, coordinator } => {
+            let mut client = remote::connect_leader(&coordinator.coordinator).await?;
+            match remote::cancel(&mut client, &job).await? {
+                JobState::Cancelled => println!("job {job} cancelled"),
+                other => println!("job {job} had already {}; nothing to cancel", other.name()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { per_kind, clean, detectors, causal, seed } => {
+            let started = Instant::now();
+            let reports = fathom_client::eval_command::run(per_kind, clean, &detectors, causal, seed)?;
+            print!("{reports}");
+            eprintln!("evaluated in {:.1}s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Detect { input, detector, params, causal, output } => {
+            let to_file = output.is_some();
+            let options = fathom_client::detect_command::DetectOptions { input, detector, params, causal, output };
+            let (rows, flagged) = fathom_client::detect_command::run(&options)?;
+            if to_file {
+                eprintln!("{rows} rows scored, {flagged} flagged");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { spec, cluster } => {

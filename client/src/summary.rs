@@ -54,19 +54,20 @@ pub fn render(status: &JobStatus) -> String {
         let _ = writeln!(out, "top {} anomalies by |score|:", status.top_anomalies.len());
         let _ = writeln!(
             out,
-            "  {:<14} {:<20} {:<17} {:>10} {:>10} {:>8}",
+            "  {:<14} {:<20} {:<17} {:>10} {:>10} {:>8}  kind",
             "stage", "series", "time (UTC)", "value", "baseline", "score"
         );
         for top in &status.top_anomalies {
             let _ = writeln!(
                 out,
-                "  {:<14} {:<20} {:<17} {:>10.2} {:>10.2} {:>8.2}",
+                "  {:<14} {:<20} {:<17} {:>10.2} {:>10.2} {:>8.2}  {}",
                 top.stage,
                 top.series,
                 time_of(top.ts_micros),
                 top.value,
                 top.baseline,
-                top.score
+                top.score,
+                top.kind
             );
         }
     }

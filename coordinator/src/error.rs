@@ -19,6 +19,12 @@ pub enum CoordinatorError {
     #[error("worker protocol version {worker} does not match the coordinator's {coordinator}; upgrade the older side")]
     ProtocolMismatch { worker: u32, coordinator: u32 },
 
+    #[error("job {job_id} is committing its results and can no longer be cancelled")]
+    CommitInProgress { job_id: String },
+
+    #[error("this coordinator is a standby, not the leader")]
+    NotLeader,
+
     #[error("invalid request: {reason}")]
     InvalidRequest { reason: String },
 
@@ -65,7 +71,9 @@ impl From<CoordinatorError> for tonic::Status {
                 tonic::Status::invalid_argument(message)
             }
             CoordinatorError::UnknownJob { .. } => tonic::Status::not_found(message),
-            CoordinatorError::ProtocolMismatch { .. } => tonic::Status::failed_precondition(message),
+            CoordinatorError::ProtocolMismatch { .. }
+            | CoordinatorError::CommitInProgress { .. }
+            | CoordinatorError::NotLeader => tonic::Status::failed_precondition(message),
             CoordinatorError::ListInput(_)
             | CoordinatorError::Plan(_)
             | CoordinatorError::OpenTable { .. }

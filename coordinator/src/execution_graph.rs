@@ -16,6 +16,9 @@ use fathom_core::task::{
 
 /// Attempts per task before the job fails (the first run and three retries).
 pub const MAX_ATTEMPTS: u32 = 4;
+/// Times a task may find shuffle input gone before the job fails: each time the lost map
+/// outputs are recomputed, so this only trips when workers keep dying.
+pub const MAX_FETCH_FAILURES: u32 = 8;
 const TOP_ANOMALIES: usize = 10;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +34,7 @@ pub struct TaskState {
     /// Attempts launched so far (the next attempt's number).
     pub attempts: u32,
     pub failures: u32,
+    pub fetch_failures: u32,
 }
 
 #[derive(Debug)]
@@ -43,7 +47,9 @@ pub struct StageState {
 
 impl StageState {
     fn new(name: String, tasks: usize) -> Self {
-        let tasks = (0..tasks).map(|_| TaskState { status: TaskStatus::Pending, attempts: 0, failures: 0 }).collect();
+        let tasks = (0..tasks)
+            .map(|_| TaskState { status: TaskStatus::Pending, attempts: 0, failures: 0, fetch_failures: 0 })
+            .collect();
         Self { name, tasks, started: None, finished: None }
     }
 
@@ -125,6 +131,7 @@ impl ExecutionGraph {
                     TaskStatus::Done { worker, output } => {
                         output.shuffle_directory.as_ref().map(|directory| ShuffleLocation {
                             worker_id: worker.to_string(),
+                            address: output.shuffle_address.clone().unwrap_or_default(),
                             directory: directory.clone(),
                             map_task: map_task as u32,
                         })
@@ -182,8 +189,17 @@ impl ExecutionGraph {
         }
     }
 
-    /// Puts back every task running on a worker that is gone. Returns how many.
-    pub fn requeue_worker(&mut self, worker: &WorkerId) -> usize {
+    /// A worker is gone: its running attempts go back to pending, and the shuffle output it
+    /// held is lost, so its map tasks run again while any reduce stage still needs them.
+    /// Returns how many tasks must run again.
+    pub fn worker_lost(&mut self, worker: &WorkerId) -> usize {
+        self.requeue_running(worker) + self.lose_outputs(worker)
+    }
+
+    /// Attempts running on `worker` go back to pending (it restarted, so they are gone), but
+    /// its finished shuffle output is kept: if it is really gone, fetching it fails and
+    /// [`Self::fetch_failed`] recomputes it.
+    pub fn requeue_running(&mut self, worker: &WorkerId) -> usize {
         let mut requeued = 0;
         for stage in &mut self.stages {
             for task in &mut stage.tasks {
@@ -194,6 +210,93 @@ impl ExecutionGraph {
             }
         }
         requeued
+    }
+
+    fn lose_outputs(&mut self, worker: &WorkerId) -> usize {
+        if self.stages[1..].iter().all(StageState::is_complete) {
+            return 0;
+        }
+        let scan = &mut self.stages[0];
+        let mut lost = 0;
+        for task in &mut scan.tasks {
+            if matches!(&task.status, TaskStatus::Done { worker: done_on, .. } if done_on == worker) {
+                task.status = TaskStatus::Pending;
+                lost += 1;
+            }
+        }
+        if lost > 0 {
+            scan.finished = None;
+        }
+        lost
+    }
+
+    /// A reduce attempt could not fetch `lost`'s shuffle output. The attempt is not held
+    /// against the task (the input was at fault, not the task); the output is recomputed.
+    pub fn fetch_failed(&mut self, task: &TaskId, attempt: u32, lost: &WorkerId) -> FailureOutcome {
+        let Some(state) = self.running_attempt(task, attempt) else {
+            return FailureOutcome::Stale;
+        };
+        state.fetch_failures += 1;
+        if state.fetch_failures > MAX_FETCH_FAILURES {
+            return FailureOutcome::JobFailed;
+        }
+        state.status = TaskStatus::Pending;
+        state.attempts -= 1;
+        self.lose_outputs(lost);
+        FailureOutcome::Retrying
+    }
+
+    /// The outputs of every complete stage, for the state store: (worker id, output) per task.
+    pub fn completed_stages(&self) -> BTreeMap<u32, Vec<(String, TaskOutput)>> {
+        self.stages
+            .iter()
+            .enumerate()
+            .filter(|(_, stage)| stage.is_complete())
+            .map(|(index, stage)| {
+                let outputs = stage
+                    .tasks
+                    .iter()
+                    .filter_map(|task| match &task.status {
+                        TaskStatus::Done { worker, output } => Some((worker.to_string(), output.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                (index as u32, outputs)
+            })
+            .collect()
+    }
+
+    /// Marks a stage complete with outputs recorded by a previous leader. Refused (false) when
+    /// the outputs do not fit the plan, in which case the stage simply runs again.
+    pub fn restore_stage(&mut self, stage: usize, outputs: Vec<(WorkerId, TaskOutput)>) -> bool {
+        let Some(state) = self.stages.get_mut(stage) else {
+            return false;
+        };
+        if outputs.len() != state.tasks.len() {
+            return false;
+        }
+        for (task, (worker, output)) in state.tasks.iter_mut().zip(outputs) {
+            task.status = TaskStatus::Done { worker, output };
+        }
+        let now = Instant::now();
+        state.started = Some(now);
+        state.finished = Some(now);
+        true
+    }
+
+    /// Every running attempt: (worker, task, attempt).
+    pub fn running_attempts(&self) -> Vec<(WorkerId, TaskId, u32)> {
+        let mut running = Vec::new();
+        for (stage_index, stage) in self.stages.iter().enumerate() {
+            for (index, task) in stage.tasks.iter().enumerate() {
+                if let TaskStatus::Running { worker, attempt } = &task.status {
+                    let task_id =
+                        TaskId { job_id: self.job_id.clone(), stage: stage_index as u32, index: index as u32 };
+                    running.push((worker.clone(), task_id, *attempt));
+                }
+            }
+        }
+        running
     }
 
     /// Un-launches a task whose launch RPC failed, without counting an attempt against it.

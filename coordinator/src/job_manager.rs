@@ -20,8 +20,9 @@ use tracing::{error, info, warn};
 
 use crate::error::CoordinatorError;
 use crate::execution_graph::{ExecutionGraph, FailureOutcome};
-use crate::lake_commit;
+use crate::state_store::{Epoch, InMemoryStore, JobRecord, StateStore};
 use crate::worker_registry::{WorkerEntry, WorkerRegistry};
+use crate::{lake_commit, metrics};
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -31,30 +32,85 @@ pub struct SchedulerConfig {
     pub worker_timeout: Duration,
     /// A job with work to do and no worker at all fails after this long.
     pub no_worker_timeout: Duration,
+    /// Bytes of input per scan task; default: enough tasks to keep every slot busy a few times.
+    pub target_scan_bytes: Option<u64>,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        Self { partitions: None, worker_timeout: Duration::from_secs(10), no_worker_timeout: Duration::from_secs(60) }
+        Self {
+            partitions: None,
+            worker_timeout: Duration::from_secs(10),
+            no_worker_timeout: Duration::from_secs(60),
+            target_scan_bytes: None,
+        }
     }
 }
 
-struct Job {
-    name: String,
-    state: JobState,
-    error: Option<String>,
-    graph: Option<ExecutionGraph>,
-    submitted: Instant,
-    finished: Option<Instant>,
-    commit_started: Option<Instant>,
-    commit_finished: Option<Instant>,
+/// Why a task attempt failed, as its worker reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFailure {
+    pub message: String,
+    pub retryable: bool,
+    /// The worker whose shuffle output could not be fetched, if that is what failed.
+    pub lost_worker: Option<WorkerId>,
+}
+
+pub(crate) struct Job {
+    pub(crate) name: String,
+    /// The spec as submitted, and its resolved locations: the durable definition of the job.
+    pub(crate) spec_toml: String,
+    pub(crate) source_uri: String,
+    pub(crate) sink_uris: Vec<String>,
+    /// The last record written to the state store (None: never written).
+    pub(crate) persisted: Option<JobRecord>,
+    /// Completed stages restored from the state store, applied once the job is planned.
+    pub(crate) restored_stages: BTreeMap<u32, Vec<(String, TaskOutput)>>,
+    pub(crate) state: JobState,
+    pub(crate) error: Option<String>,
+    pub(crate) graph: Option<ExecutionGraph>,
+    pub(crate) submitted: Instant,
+    pub(crate) finished: Option<Instant>,
+    pub(crate) commit_started: Option<Instant>,
+    pub(crate) commit_finished: Option<Instant>,
     /// Since when runnable tasks have found no worker at all.
-    starved_since: Option<Instant>,
+    pub(crate) starved_since: Option<Instant>,
 }
 
 impl Job {
-    fn fail(&mut self, reason: String) {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        name: String,
+        spec_toml: String,
+        source_uri: String,
+        sink_uris: Vec<String>,
+        state: JobState,
+        error: Option<String>,
+        restored_stages: BTreeMap<u32, Vec<(String, TaskOutput)>>,
+        submitted: Instant,
+    ) -> Job {
+        let finished = state.is_terminal().then_some(submitted);
+        Job {
+            name,
+            spec_toml,
+            source_uri,
+            sink_uris,
+            persisted: None,
+            restored_stages,
+            state,
+            error,
+            graph: None,
+            submitted,
+            finished,
+            commit_started: None,
+            commit_finished: None,
+            starved_since: None,
+        }
+    }
+
+    pub(crate) fn fail(&mut self, reason: String) {
         if !self.state.is_terminal() {
+            metrics::increment(&metrics::JOBS_FAILED);
             warn!(job = %self.name, %reason, "job failed");
             self.state = JobState::Failed;
             self.error = Some(reason);
@@ -64,17 +120,34 @@ impl Job {
 }
 
 #[derive(Default)]
-struct State {
-    jobs: BTreeMap<JobId, Job>,
+pub(crate) struct State {
+    /// Our leadership, while we hold it; a standby or deposed coordinator has none and acts on nothing.
+    pub(crate) epoch: Option<Epoch>,
+    pub(crate) jobs: BTreeMap<JobId, Job>,
     /// Submission order, for first-in first-out scheduling.
-    order: Vec<JobId>,
-    registry: WorkerRegistry,
+    pub(crate) order: Vec<JobId>,
+    pub(crate) registry: WorkerRegistry,
+    /// Task attempts to stop, delivered to each worker with its next heartbeat.
+    pub(crate) cancels: BTreeMap<WorkerId, Vec<(TaskId, u32)>>,
+}
+
+/// One line of `fathom jobs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSummary {
+    pub job_id: JobId,
+    pub name: String,
+    pub state: JobState,
+    pub elapsed_ms: u64,
+    pub error: Option<String>,
 }
 
 pub struct JobManager {
     state: Mutex<State>,
     wake: Notify,
     config: SchedulerConfig,
+    store: Arc<dyn StateStore>,
+    /// This coordinator's address, published as the leader's id.
+    id: String,
 }
 
 fn new_job_id(name: &str) -> JobId {
@@ -84,17 +157,36 @@ fn new_job_id(name: &str) -> JobId {
 }
 
 impl JobManager {
-    pub fn new(config: SchedulerConfig) -> Arc<Self> {
-        Arc::new(Self { state: Mutex::new(State::default()), wake: Notify::new(), config })
+    /// A manager that acts once it wins leadership in `store` (see [`Self::run_leadership`]).
+    pub fn new(config: SchedulerConfig, store: Arc<dyn StateStore>, id: String) -> Arc<Self> {
+        Arc::new(Self { state: Mutex::new(State::default()), wake: Notify::new(), config, store, id })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn store(&self) -> &dyn StateStore {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// A manager with in-memory state that leads as soon as its leadership loop starts.
+    pub fn in_memory(config: SchedulerConfig) -> Arc<Self> {
+        Self::new(config, Arc::new(InMemoryStore::default()), "local".to_string())
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock is a bug; keep serving the state rather than cascade.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Validates and records a job; planning continues in the background.
     pub fn submit(self: &Arc<Self>, spec_toml: &str) -> Result<JobId, CoordinatorError> {
+        self.require_leader()?;
         let mut spec = JobSpec::from_toml(spec_toml).map_err(|error| CoordinatorError::InvalidSpec(Box::new(error)))?;
         absolutize_locations(&mut spec)?;
         if spec.window.is_none() {
@@ -104,17 +196,17 @@ impl JobManager {
         }
         let job_id = new_job_id(&spec.name);
         info!(%job_id, "job submitted");
-        let job = Job {
-            name: spec.name.clone(),
-            state: JobState::Planning,
-            error: None,
-            graph: None,
-            submitted: Instant::now(),
-            finished: None,
-            commit_started: None,
-            commit_finished: None,
-            starved_since: None,
-        };
+        metrics::increment(&metrics::JOBS_SUBMITTED);
+        let job = Job::new(
+            spec.name.clone(),
+            spec_toml.to_string(),
+            spec.source.uri.clone(),
+            sink_uris(&spec),
+            JobState::Planning,
+            None,
+            BTreeMap::new(),
+            Instant::now(),
+        );
         {
             let mut state = self.lock();
             state.jobs.insert(job_id.clone(), job);
@@ -122,20 +214,25 @@ impl JobManager {
         }
         let manager = self.clone();
         let planned_id = job_id.clone();
-        tokio::spawn(async move { manager.plan_job(planned_id, spec).await });
+        tokio::spawn(async move { manager.plan_job(planned_id, spec, None).await });
         Ok(job_id)
     }
 
-    async fn plan_job(self: Arc<Self>, job_id: JobId, spec: JobSpec) {
+    /// Lists the input and plans the job; `partitions` is set when resuming a job whose plan
+    /// must come out as it did before.
+    pub(crate) async fn plan_job(self: Arc<Self>, job_id: JobId, spec: JobSpec, partitions: Option<u32>) {
         let planned = async {
             let files = storage::list_files(&spec.source.uri, &[".parquet"])
                 .await
                 .map_err(|error| CoordinatorError::ListInput(Box::new(error)))?;
             let total_bytes: u64 = files.iter().map(|file| file.size_bytes).sum();
             let slots = self.lock().registry.total_slots().max(1);
-            let partitions = self.config.partitions.unwrap_or((slots * 2).max(2));
+            let partitions = partitions.or(self.config.partitions).unwrap_or((slots * 2).max(2));
             // Enough scan tasks to keep every slot busy a few times over, none too large.
-            let target_scan_bytes = (total_bytes / (u64::from(slots) * 4)).clamp(1 << 20, 256 << 20);
+            let target_scan_bytes = self
+                .config
+                .target_scan_bytes
+                .unwrap_or((total_bytes / (u64::from(slots) * 4)).clamp(1 << 20, 256 << 20));
             plan(&spec, &files, PlanOptions { partitions, target_scan_bytes })
                 .map_err(|error| CoordinatorError::Plan(Box::new(error)))
         }
@@ -147,13 +244,24 @@ impl JobManager {
         match planned {
             Ok(plan) => {
                 info!(%job_id, scan_tasks = plan.scan_tasks.len(), reduce_stages = plan.reduces.len(), "job planned");
-                job.graph = Some(ExecutionGraph::new(
-                    job_id.clone(),
-                    plan,
-                    spec.source.timestamp.clone(),
-                    spec.source.value.clone(),
-                ));
+                let mut graph =
+                    ExecutionGraph::new(job_id.clone(), plan, spec.source.timestamp.clone(), spec.source.value.clone());
+                for (stage, outputs) in std::mem::take(&mut job.restored_stages) {
+                    let outputs = outputs.into_iter().map(|(worker, output)| (WorkerId::new(worker), output)).collect();
+                    if graph.restore_stage(stage as usize, outputs) {
+                        info!(%job_id, stage, "stage restored from the state store; not running it again");
+                    }
+                }
+                let complete = graph.is_complete();
+                job.graph = Some(graph);
                 job.state = JobState::Running;
+                if complete {
+                    job.state = JobState::Committing;
+                    job.commit_started = Some(Instant::now());
+                    let manager = self.clone();
+                    let job_id = job_id.clone();
+                    tokio::spawn(async move { manager.commit_job(job_id).await });
+                }
             }
             Err(error) => job.fail(error.report()),
         }
@@ -162,6 +270,7 @@ impl JobManager {
     }
 
     pub fn status(&self, job_id: &JobId) -> Result<JobStatus, CoordinatorError> {
+        self.require_leader()?;
         let state = self.lock();
         let job = state.jobs.get(job_id).ok_or_else(|| CoordinatorError::UnknownJob { job_id: job_id.to_string() })?;
         let mut status = JobStatus {
@@ -199,6 +308,7 @@ impl JobManager {
     }
 
     pub fn register_worker(&self, request: pb::RegisterWorkerRequest) -> Result<(), CoordinatorError> {
+        self.require_leader()?;
         if request.protocol_version != fathom_core::PROTOCOL_VERSION {
             return Err(CoordinatorError::ProtocolMismatch {
                 worker: request.protocol_version,
@@ -215,8 +325,13 @@ impl JobManager {
         let worker_id = WorkerId::new(request.worker_id);
         info!(%worker_id, address = %request.address, slots = request.slots, "worker registered");
         let mut state = self.lock();
-        // A worker that registers again has restarted: whatever it was running is gone.
-        requeue_worker_tasks(&mut state, &worker_id);
+        // A worker that registers again has restarted (or we are a new leader): whatever it
+        // was running for us is gone; its shuffle output may well survive, so it is kept.
+        for job in state.jobs.values_mut() {
+            if let Some(graph) = job.graph.as_mut() {
+                graph.requeue_running(&worker_id);
+            }
+        }
         state.registry.register(
             worker_id,
             WorkerEntry {
@@ -232,9 +347,61 @@ impl JobManager {
         Ok(())
     }
 
-    /// Returns false if the worker must register again.
-    pub fn heartbeat(&self, worker_id: &WorkerId) -> bool {
-        self.lock().registry.heartbeat(worker_id)
+    /// Returns whether the worker is known (else it must register again) and the task
+    /// attempts it must stop.
+    pub fn heartbeat(&self, worker_id: &WorkerId) -> Result<(bool, Vec<(TaskId, u32)>), CoordinatorError> {
+        self.require_leader()?;
+        let mut state = self.lock();
+        let known = state.registry.heartbeat(worker_id);
+        let cancels = state.cancels.remove(worker_id).unwrap_or_default();
+        Ok((known, cancels))
+    }
+
+    /// Stops a job: no new tasks, running ones told to stop, nothing committed. A job that is
+    /// already over keeps its state; one that is committing can no longer be stopped.
+    pub fn cancel(&self, job_id: &JobId) -> Result<JobState, CoordinatorError> {
+        self.require_leader()?;
+        let mut state = self.lock();
+        let State { jobs, cancels, .. } = &mut *state;
+        let job = jobs.get_mut(job_id).ok_or_else(|| CoordinatorError::UnknownJob { job_id: job_id.to_string() })?;
+        match job.state {
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled => return Ok(job.state),
+            JobState::Committing => return Err(CoordinatorError::CommitInProgress { job_id: job_id.to_string() }),
+            JobState::Planning | JobState::Running => {}
+        }
+        if let Some(graph) = &job.graph {
+            for (worker, task_id, attempt) in graph.running_attempts() {
+                cancels.entry(worker).or_default().push((task_id, attempt));
+            }
+        }
+        info!(%job_id, "job cancelled");
+        job.state = JobState::Cancelled;
+        metrics::increment(&metrics::JOBS_CANCELLED);
+        job.error = Some("cancelled by request".to_string());
+        job.finished = Some(Instant::now());
+        Ok(JobState::Cancelled)
+    }
+
+    /// Every job, newest first.
+    pub fn list(&self) -> Result<Vec<JobSummary>, CoordinatorError> {
+        self.require_leader()?;
+        let state = self.lock();
+        Ok(state
+            .order
+            .iter()
+            .rev()
+            .filter_map(|job_id| {
+                let job = state.jobs.get(job_id)?;
+                Some(JobSummary {
+                    job_id: job_id.clone(),
+                    name: job.name.clone(),
+                    state: job.state,
+                    elapsed_ms: job.finished.unwrap_or_else(Instant::now).duration_since(job.submitted).as_millis()
+                        as u64,
+                    error: job.error.clone(),
+                })
+            })
+            .collect())
     }
 
     pub fn report_task(
@@ -242,18 +409,19 @@ impl JobManager {
         worker_id: WorkerId,
         task_id: TaskId,
         attempt: u32,
-        outcome: Result<TaskOutput, (String, bool)>,
-    ) {
+        outcome: Result<TaskOutput, TaskFailure>,
+    ) -> Result<(), CoordinatorError> {
+        self.require_leader()?;
         let mut state = self.lock();
         state.registry.release_slot(&worker_id);
         let Some(job) = state.jobs.get_mut(&task_id.job_id) else {
-            return;
+            return Ok(());
         };
         if job.state != JobState::Running {
-            return;
+            return Ok(());
         }
         let Some(graph) = job.graph.as_mut() else {
-            return;
+            return Ok(());
         };
         match outcome {
             Ok(output) => {
@@ -265,20 +433,29 @@ impl JobManager {
                     tokio::spawn(async move { manager.commit_job(job_id).await });
                 }
             }
-            Err((message, retryable)) => match graph.fail(&task_id, attempt, retryable) {
-                FailureOutcome::Retrying => warn!(task_id = %task_id, attempt, %message, "task failed, retrying"),
-                FailureOutcome::JobFailed => {
-                    let attempts = attempt + 1;
-                    job.fail(format!("task {task_id} failed after {attempts} attempt(s): {message}"));
+            Err(failure) => {
+                metrics::increment(&metrics::TASK_FAILURES);
+                let outcome = match &failure.lost_worker {
+                    Some(lost) => graph.fetch_failed(&task_id, attempt, lost),
+                    None => graph.fail(&task_id, attempt, failure.retryable),
+                };
+                let message = failure.message;
+                match outcome {
+                    FailureOutcome::Retrying => warn!(task_id = %task_id, attempt, %message, "task failed, retrying"),
+                    FailureOutcome::JobFailed => {
+                        let attempts = attempt + 1;
+                        job.fail(format!("task {task_id} failed after {attempts} attempt(s): {message}"));
+                    }
+                    FailureOutcome::Stale => {}
                 }
-                FailureOutcome::Stale => {}
-            },
+            }
         }
         drop(state);
         self.wake.notify_one();
+        Ok(())
     }
 
-    async fn commit_job(self: Arc<Self>, job_id: JobId) {
+    pub(crate) async fn commit_job(self: Arc<Self>, job_id: JobId) {
         let work = {
             let state = self.lock();
             let Some(graph) = state.jobs.get(&job_id).and_then(|job| job.graph.as_ref()) else {
@@ -296,6 +473,9 @@ impl JobManager {
         };
         let mut outcome = Ok(());
         for (table, columns, files) in &work {
+            if self.lock().jobs.get(&job_id).map(|job| job.state) != Some(JobState::Committing) {
+                return;
+            }
             match lake_commit::commit(table, columns, job_id.as_str(), files).await {
                 Ok(version) => info!(%job_id, %table, version, files = files.len(), "lake table committed"),
                 Err(error) => {
@@ -310,6 +490,7 @@ impl JobManager {
             match outcome {
                 Ok(()) => {
                     job.state = JobState::Succeeded;
+                    metrics::increment(&metrics::JOBS_SUCCEEDED);
                     job.finished = Some(Instant::now());
                     info!(%job_id, "job succeeded");
                 }
@@ -352,15 +533,22 @@ impl JobManager {
 
     fn expire_workers(&self) {
         let mut state = self.lock();
+        if state.epoch.is_none() {
+            return;
+        }
         for worker_id in state.registry.expire(self.config.worker_timeout) {
             warn!(%worker_id, "worker missed heartbeats, removing it");
+            metrics::increment(&metrics::WORKERS_LOST);
             requeue_worker_tasks(&mut state, &worker_id);
         }
     }
 
     fn assign(&self) -> Vec<(JobId, WorkerId, WorkerServiceClient<tonic::transport::Channel>, TaskDefinition)> {
         let mut state = self.lock();
-        let State { jobs, order, registry } = &mut *state;
+        if state.epoch.is_none() {
+            return Vec::new();
+        }
+        let State { jobs, order, registry, .. } = &mut *state;
         let mut launches = Vec::new();
         let no_workers = registry.is_empty();
         for job_id in order.iter() {
@@ -388,6 +576,7 @@ impl JobManager {
                     return launches;
                 };
                 let definition = graph.launch(stage, index, &worker_id);
+                metrics::increment(&metrics::TASKS_LAUNCHED);
                 launches.push((job_id.clone(), worker_id, client, definition));
             }
         }
@@ -396,6 +585,10 @@ impl JobManager {
 
     pub fn worker_count(&self) -> usize {
         self.lock().registry.len()
+    }
+
+    pub fn active_jobs(&self) -> usize {
+        self.lock().jobs.values().filter(|job| !job.state.is_terminal()).count()
     }
 }
 
@@ -414,10 +607,14 @@ fn absolutize_locations(spec: &mut JobSpec) -> Result<(), CoordinatorError> {
     Ok(())
 }
 
+fn sink_uris(spec: &JobSpec) -> Vec<String> {
+    spec.sinks.iter().map(|fathom_core::spec::SinkSpec::Lake(sink)| sink.uri.clone()).collect()
+}
+
 fn requeue_worker_tasks(state: &mut State, worker_id: &WorkerId) {
     for job in state.jobs.values_mut() {
         if let Some(graph) = job.graph.as_mut() {
-            let requeued = graph.requeue_worker(worker_id);
+            let requeued = graph.worker_lost(worker_id);
             if requeued > 0 {
                 warn!(job = %job.name, %worker_id, requeued, "re-running tasks of a lost worker");
             }

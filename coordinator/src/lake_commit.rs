@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use arrow::datatypes::DataType as ArrowType;
 use deltalake::DeltaTable;
-use deltalake::kernel::transaction::CommitBuilder;
-use deltalake::kernel::{Action, Add, DataType, StructField};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, DataType, StructField, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use fathom_core::schema::{DATE_COLUMN, anomalies_schema};
 use fathom_core::storage;
@@ -35,7 +35,12 @@ fn delta_columns(columns: &[String]) -> Vec<StructField> {
     fields
 }
 
-/// Commits `files` to the table at `table_uri`; returns the new table version.
+/// Commits `files` to the table at `table_uri`; returns the table version holding them.
+///
+/// Idempotent per job: the commit carries a Delta application transaction (`fathom-<job id>`),
+/// and a job whose transaction is already in the log is not committed again. That is what
+/// keeps rows single when a coordinator dies between committing and recording that it did,
+/// and its successor commits the job once more.
 pub async fn commit(
     table_uri: &str,
     columns: &[String],
@@ -80,6 +85,12 @@ pub async fn commit(
     if files.is_empty() {
         return Ok(table.version().unwrap_or(0));
     }
+    let app_id = format!("fathom-{job_id}");
+    let snapshot = table.snapshot().map_err(commit_error)?;
+    if snapshot.transaction_version(table.log_store().as_ref(), &app_id).await.map_err(commit_error)?.is_some() {
+        tracing::info!(%job_id, table = table_uri, "job already committed to this table; not committing again");
+        return Ok(table.version().unwrap_or(0));
+    }
 
     let now_ms = chrono::Utc::now().timestamp_millis();
     let actions: Vec<Action> = files
@@ -96,11 +107,11 @@ pub async fn commit(
             })
         })
         .collect();
-    let app_metadata = HashMap::from([("fathom.job_id".to_string(), serde_json::Value::from(job_id))]);
-    let snapshot = table.snapshot().map_err(commit_error)?;
-    let committed = CommitBuilder::default()
+    let properties = CommitProperties::default()
+        .with_metadata([("fathom.job_id".to_string(), serde_json::Value::from(job_id))])
+        .with_application_transaction(Transaction::new(&app_id, 1));
+    let committed = CommitBuilder::from(properties)
         .with_actions(actions)
-        .with_app_metadata(app_metadata)
         .build(
             Some(snapshot),
             table.log_store(),

@@ -11,10 +11,15 @@
 //! `run` on a port-0 listener. State is in memory in this build.
 
 pub mod error;
+pub mod etcd_store;
 pub mod execution_graph;
+pub mod http;
 pub mod job_manager;
 pub mod lake_commit;
+mod leadership;
+pub mod metrics;
 mod service;
+pub mod state_store;
 pub mod worker_registry;
 
 use std::future::Future;
@@ -39,7 +44,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    serve(JobManager::new(config.scheduler), listener, shutdown).await
+    serve(JobManager::in_memory(config.scheduler), listener, shutdown).await
 }
 
 /// Like [`run`], with a job manager the caller keeps a handle on (the embedded mode uses it to
@@ -50,6 +55,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let scheduler = tokio::spawn(manager.clone().run_scheduler());
+    let leadership = tokio::spawn(manager.clone().run_leadership());
     let service = CoordinatorServiceServer::new(service::CoordinatorServiceImpl { manager })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -59,5 +65,6 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     scheduler.abort();
+    leadership.abort();
     served
 }

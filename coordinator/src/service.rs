@@ -8,10 +8,26 @@ use fathom_proto::{CoordinatorService, pb};
 use tonic::{Request, Response, Status};
 use tracing::instrument;
 
-use crate::job_manager::JobManager;
+use crate::error::CoordinatorError;
+use crate::job_manager::{JobManager, TaskFailure};
 
 pub struct CoordinatorServiceImpl {
     pub manager: Arc<JobManager>,
+}
+
+impl CoordinatorServiceImpl {
+    /// Maps a manager error to a status; a standby says who leads, so clients and workers
+    /// (which try every coordinator they were given) move on.
+    async fn check<T>(&self, result: Result<T, CoordinatorError>) -> Result<T, Status> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(CoordinatorError::NotLeader) => Err(Status::failed_precondition(format!(
+                "this coordinator is a standby; the leader is {}",
+                self.manager.leader_hint().await
+            ))),
+            Err(error) => Err(error.into()),
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -21,7 +37,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<pb::SubmitJobRequest>,
     ) -> Result<Response<pb::SubmitJobResponse>, Status> {
-        let job_id = self.manager.submit(&request.into_inner().spec_toml)?;
+        let job_id = self.check(self.manager.submit(&request.into_inner().spec_toml)).await?;
         Ok(Response::new(pb::SubmitJobResponse { job_id: job_id.to_string() }))
     }
 
@@ -30,7 +46,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<pb::GetJobStatusRequest>,
     ) -> Result<Response<pb::JobStatus>, Status> {
-        let status = self.manager.status(&JobId::new(request.into_inner().job_id))?;
+        let status = self.check(self.manager.status(&JobId::new(request.into_inner().job_id))).await?;
         Ok(Response::new((&status).into()))
     }
 
@@ -39,7 +55,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<pb::RegisterWorkerRequest>,
     ) -> Result<Response<pb::RegisterWorkerResponse>, Status> {
-        self.manager.register_worker(request.into_inner())?;
+        self.check(self.manager.register_worker(request.into_inner())).await?;
         Ok(Response::new(pb::RegisterWorkerResponse {}))
     }
 
@@ -47,8 +63,13 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
-        let known = self.manager.heartbeat(&WorkerId::new(request.into_inner().worker_id));
-        Ok(Response::new(pb::HeartbeatResponse { reregister: !known }))
+        let (known, cancels) =
+            self.check(self.manager.heartbeat(&WorkerId::new(request.into_inner().worker_id))).await?;
+        let cancel = cancels
+            .iter()
+            .map(|(task_id, attempt)| pb::TaskAttempt { task_id: Some(task_id.into()), attempt: *attempt })
+            .collect();
+        Ok(Response::new(pb::HeartbeatResponse { reregister: !known, cancel }))
     }
 
     #[instrument(skip_all, fields(worker_id = %request.get_ref().worker_id))]
@@ -60,9 +81,43 @@ impl CoordinatorService for CoordinatorServiceImpl {
         let task_id = report.task_id.ok_or_else(|| Status::invalid_argument("report has no task_id"))?.into();
         let outcome = match report.outcome.ok_or_else(|| Status::invalid_argument("report has no outcome"))? {
             pb::report_task_status_request::Outcome::Output(output) => Ok(TaskOutput::from(output)),
-            pb::report_task_status_request::Outcome::Failure(failure) => Err((failure.message, failure.retryable)),
+            pb::report_task_status_request::Outcome::Failure(failure) => Err(TaskFailure {
+                message: failure.message,
+                retryable: failure.retryable,
+                lost_worker: (!failure.lost_worker_id.is_empty()).then(|| WorkerId::new(failure.lost_worker_id)),
+            }),
         };
-        self.manager.report_task(WorkerId::new(report.worker_id), task_id, report.attempt, outcome);
+        let reported = self.manager.report_task(WorkerId::new(report.worker_id), task_id, report.attempt, outcome);
+        self.check(reported).await?;
         Ok(Response::new(pb::ReportTaskStatusResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_jobs(
+        &self,
+        _request: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let jobs = self
+            .check(self.manager.list())
+            .await?
+            .into_iter()
+            .map(|job| pb::JobSummary {
+                job_id: job.job_id.to_string(),
+                name: job.name,
+                state: fathom_proto::state_to_wire(job.state) as i32,
+                elapsed_ms: job.elapsed_ms,
+                error: job.error.unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListJobsResponse { jobs }))
+    }
+
+    #[instrument(skip_all, fields(job_id = %request.get_ref().job_id))]
+    async fn cancel_job(
+        &self,
+        request: Request<pb::CancelJobRequest>,
+    ) -> Result<Response<pb::CancelJobResponse>, Status> {
+        let state = self.check(self.manager.cancel(&JobId::new(request.into_inner().job_id))).await?;
+        Ok(Response::new(pb::CancelJobResponse { state: fathom_proto::state_to_wire(state) as i32 }))
     }
 }

@@ -10,11 +10,12 @@ pub enum JobState {
     Committing,
     Succeeded,
     Failed,
+    Cancelled,
 }
 
 impl JobState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed)
+        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
     }
 
     pub fn name(self) -> &'static str {
@@ -24,6 +25,7 @@ impl JobState {
             JobState::Committing => "committing",
             JobState::Succeeded => "succeeded",
             JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
         }
     }
 }

@@ -170,7 +170,7 @@ fn chain_below(spec: &JobSpec, root: usize, needed: &[bool]) -> (Vec<ChainOp>, V
             };
             let kind = match &stage.op {
                 StageOp::Sample(sample) => ChainOpKind::Sample(*sample),
-                StageOp::Detect(detect) => ChainOpKind::Detect(*detect),
+                StageOp::Detect(detect) => ChainOpKind::Detect(detect.clone()),
                 StageOp::MakeSeries(_) => continue,
             };
             chain_index[index] = Some(chain.len());

@@ -81,6 +81,7 @@ pub fn anomalies_schema(columns: &[String]) -> SchemaRef {
         Field::new("baseline", DataType::Float64, true),
         Field::new("score", DataType::Float64, false),
         Field::new("flag", DataType::Int8, false),
+        Field::new("kind", DataType::Utf8, false),
         Field::new("detector", DataType::Utf8, false),
     ]);
     Arc::new(Schema::new(fields))

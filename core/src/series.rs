@@ -9,7 +9,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{Float64Type, Int64Type, UInt32Type, UInt64Type};
 use chrono::DateTime;
-use fathom_detect::decompose::{AnomalyOutput, DecomposeScratch, decompose_anomalies};
+use fathom_detect::detector::{AnomalyKind, DetectorOutput, DetectorScratch, Mode, run_detector};
 use fathom_detect::fill::{Fill, fill_gaps};
 use rustc_hash::FxHashMap;
 
@@ -218,6 +218,7 @@ pub struct AnomalyRow {
     pub baseline: f64,
     pub score: f64,
     pub flag: i8,
+    pub kind: AnomalyKind,
 }
 
 /// Runs the chain over a series set. Returns, per chain op, the anomalies of detect ops
@@ -226,8 +227,8 @@ pub fn run_chain(set: &SeriesSet, chain: &[ChainOp]) -> Vec<Option<Vec<AnomalyRo
     let all: Vec<u32> = (0..set.len() as u32).collect();
     let mut selections: Vec<Vec<u32>> = Vec::with_capacity(chain.len());
     let mut results = Vec::with_capacity(chain.len());
-    let mut scratch = DecomposeScratch::default();
-    let mut output = AnomalyOutput::default();
+    let mut scratch = DetectorScratch::default();
+    let mut output = DetectorOutput::default();
     for op in chain {
         let input: &[u32] = match op.input {
             None => &all,
@@ -247,14 +248,7 @@ pub fn run_chain(set: &SeriesSet, chain: &[ChainOp]) -> Vec<Option<Vec<AnomalyRo
                 let mut rows = Vec::new();
                 for &series in input {
                     let values = set.series(series as usize);
-                    decompose_anomalies(
-                        values,
-                        &detect.params,
-                        detect.threshold,
-                        detect.test,
-                        &mut output,
-                        &mut scratch,
-                    );
+                    run_detector(&detect.detector, values, Mode::Batch, &mut output, &mut scratch);
                     for (bucket, flag) in output.flag.iter().enumerate() {
                         if *flag != 0 {
                             rows.push(AnomalyRow {
@@ -264,6 +258,7 @@ pub fn run_chain(set: &SeriesSet, chain: &[ChainOp]) -> Vec<Option<Vec<AnomalyRo
                                 baseline: output.baseline[bucket],
                                 score: output.score[bucket],
                                 flag: *flag,
+                                kind: output.kind[bucket],
                             });
                         }
                     }
@@ -343,6 +338,7 @@ pub fn anomaly_batches(
             Arc::new(Float64Array::from_iter(rows.iter().map(|(_, row)| finite(row.baseline)))),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|(_, row)| row.score))),
             Arc::new(Int8Array::from_iter_values(rows.iter().map(|(_, row)| row.flag))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|(_, row)| row.kind.name()))),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|(op, _)| match &chain[*op].kind {
                 ChainOpKind::Detect(detect) => detect.detector.name(),
                 ChainOpKind::Sample(_) => "sample",
@@ -372,6 +368,7 @@ pub fn top_anomalies(
                 value: row.value,
                 baseline: row.baseline,
                 score: row.score,
+                kind: row.kind.name().to_string(),
             });
         }
         // Bound memory on anomaly-heavy data: keep the running best only.

@@ -6,9 +6,8 @@
 mod raw;
 mod validate;
 
-use fathom_detect::decompose::DecomposeParams;
+use fathom_detect::detector::DetectorConfig;
 use fathom_detect::fill::Fill;
-use fathom_detect::outliers::OutlierTest;
 
 use crate::error::{CoreError, Result};
 
@@ -128,25 +127,10 @@ pub struct SampleOp {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A detect stage: which detector, with all its parameters resolved (defaults filled in).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetectOp {
-    pub detector: Detector,
-    pub params: DecomposeParams,
-    pub threshold: f64,
-    pub test: OutlierTest,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detector {
-    Decompose,
-}
-
-impl Detector {
-    pub fn name(self) -> &'static str {
-        match self {
-            Detector::Decompose => "decompose",
-        }
-    }
+    pub detector: DetectorConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]

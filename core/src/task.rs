@@ -1,6 +1,7 @@
 //! What one task does: the domain form of the `TaskDefinition` the coordinator sends a worker.
 
 use fathom_detect::fill::Fill;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::TaskId;
 use crate::spec::{Agg, DetectOp, SampleOp, TimeWindow};
@@ -33,7 +34,9 @@ pub struct ScanTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShuffleLocation {
     pub worker_id: String,
-    /// Directory that holds `part-<p>.series.arrow` and `part-<p>.points.arrow`.
+    /// `host:port` of the producing worker's Flight (gRPC) endpoint.
+    pub address: String,
+    /// Directory of the map task's shuffle files, relative to the producing worker's shuffle root.
     pub directory: String,
     pub map_task: u32,
 }
@@ -91,7 +94,7 @@ pub struct TaskDefinition {
 }
 
 /// A file a reduce task wrote into a lake table, committed by the coordinator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Eq)]
 pub struct LakeFile {
     pub table_uri: String,
     /// Relative to the table root, e.g. `date=2026-01-07/part-...parquet`.
@@ -102,7 +105,7 @@ pub struct LakeFile {
 }
 
 /// One flagged point, as reported for the job summary's top-N.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopAnomaly {
     pub stage: String,
     pub series: String,
@@ -110,10 +113,12 @@ pub struct TopAnomaly {
     pub value: f64,
     pub baseline: f64,
     pub score: f64,
+    /// `spike`, `dip`, `level_shift`, `trend_change` or `variance_change`.
+    pub kind: String,
 }
 
 /// Counters a task reports; the coordinator sums them per stage and job.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskMetrics {
     pub files_read: u64,
     pub bytes_read: u64,
@@ -138,10 +143,12 @@ impl TaskMetrics {
 }
 
 /// What a successful attempt produced.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskOutput {
-    /// Scan tasks: the directory of their shuffle files.
+    /// Scan tasks: the directory of their shuffle files, relative to the worker's shuffle root.
     pub shuffle_directory: Option<String>,
+    /// Scan tasks: `host:port` where the worker serves them.
+    pub shuffle_address: Option<String>,
     pub lake_files: Vec<LakeFile>,
     pub top_anomalies: Vec<TopAnomaly>,
     pub metrics: TaskMetrics,

@@ -3,14 +3,13 @@
 
 use fathom_core::ids::{JobId, TaskId};
 use fathom_core::job::{JobState, JobStatus, StageProgress};
-use fathom_core::spec::{Agg, DetectOp, Detector, SampleOp, TimeWindow};
+use fathom_core::spec::{Agg, DetectOp, SampleOp, TimeWindow};
 use fathom_core::task::{
     ChainOp, ChainOpKind, LakeFile, LakeOutput, ReduceTask, ScanTask, ShuffleLocation, ShuffleSpec, TaskDefinition,
     TaskKind, TaskMetrics, TaskOutput, TopAnomaly,
 };
-use fathom_detect::decompose::{DecomposeParams, Seasonality, Trend};
+use fathom_detect::detector::DetectorConfig;
 use fathom_detect::fill::Fill;
-use fathom_detect::outliers::OutlierTest;
 
 use crate::pb;
 
@@ -125,72 +124,17 @@ fn fill_from_wire(fill: pb::Fill) -> Result<Fill> {
 }
 
 fn detect_to_wire(detect: &DetectOp) -> pb::DetectOp {
-    let seasonality = match detect.params.seasonality {
-        Seasonality::Auto => -1,
-        Seasonality::None => 0,
-        Seasonality::Period(period) => period as i64,
-    };
-    let trend = match detect.params.trend {
-        Trend::Avg => pb::Trend::Avg,
-        Trend::Linefit => pb::Trend::Linefit,
-        Trend::None => pb::Trend::None,
-    };
-    let (tukey, test_low, test_high) = match detect.test {
-        OutlierTest::Tukey => (true, 25.0, 75.0),
-        OutlierTest::Ctukey { low, high } => (false, low, high),
-    };
     pb::DetectOp {
         detector: detect.detector.name().to_string(),
-        seasonality,
-        trend: trend as i32,
-        test_points: detect.params.test_points as u32,
-        seasonality_threshold: detect.params.seasonality_threshold,
-        threshold: detect.threshold,
-        tukey,
-        test_low,
-        test_high,
+        params: detect.detector.to_params().into_iter().collect(),
     }
 }
 
 fn detect_from_wire(detect: pb::DetectOp) -> Result<DetectOp> {
-    let detector = match detect.detector.as_str() {
-        "decompose" => Detector::Decompose,
-        other => {
-            return Err(ProtoError::InvalidField {
-                field: "DetectOp.detector",
-                reason: format!("unknown detector {other:?}"),
-            });
-        }
-    };
-    let seasonality = match detect.seasonality {
-        -1 => Seasonality::Auto,
-        0 => Seasonality::None,
-        period if period >= 2 => Seasonality::Period(period as usize),
-        other => {
-            return Err(ProtoError::InvalidField { field: "DetectOp.seasonality", reason: format!("{other}") });
-        }
-    };
-    let trend = match pb::Trend::try_from(detect.trend) {
-        Ok(pb::Trend::Avg) => Trend::Avg,
-        Ok(pb::Trend::Linefit) => Trend::Linefit,
-        Ok(pb::Trend::None) => Trend::None,
-        _ => return Err(ProtoError::UnknownEnum { field: "DetectOp.trend", value: detect.trend }),
-    };
-    Ok(DetectOp {
-        detector,
-        params: DecomposeParams {
-            seasonality,
-            trend,
-            test_points: detect.test_points as usize,
-            seasonality_threshold: detect.seasonality_threshold,
-        },
-        threshold: detect.threshold,
-        test: if detect.tukey {
-            OutlierTest::Tukey
-        } else {
-            OutlierTest::Ctukey { low: detect.test_low, high: detect.test_high }
-        },
-    })
+    let params: Vec<(&str, &str)> = detect.params.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let detector = DetectorConfig::from_params(&detect.detector, &params)
+        .map_err(|error| ProtoError::InvalidField { field: "DetectOp", reason: error.to_string() })?;
+    Ok(DetectOp { detector })
 }
 
 impl From<&ChainOp> for pb::ChainOp {
@@ -242,6 +186,7 @@ impl From<&TaskDefinition> for pb::TaskDefinition {
                         worker_id: input.worker_id.clone(),
                         directory: input.directory.clone(),
                         map_task: input.map_task,
+                        address: input.address.clone(),
                     })
                     .collect(),
                 chain: reduce.chain.iter().map(Into::into).collect(),
@@ -312,6 +257,7 @@ impl TryFrom<pb::TaskDefinition> for TaskDefinition {
                         .into_iter()
                         .map(|input| ShuffleLocation {
                             worker_id: input.worker_id,
+                            address: input.address,
                             directory: input.directory,
                             map_task: input.map_task,
                         })
@@ -362,6 +308,7 @@ impl From<&TopAnomaly> for pb::TopAnomaly {
             value: top.value,
             baseline: top.baseline,
             score: top.score,
+            kind: top.kind.clone(),
         }
     }
 }
@@ -375,6 +322,7 @@ impl From<pb::TopAnomaly> for TopAnomaly {
             value: top.value,
             baseline: top.baseline,
             score: top.score,
+            kind: top.kind,
         }
     }
 }
@@ -383,6 +331,7 @@ impl From<&TaskOutput> for pb::TaskOutput {
     fn from(output: &TaskOutput) -> Self {
         Self {
             shuffle_directory: output.shuffle_directory.clone(),
+            shuffle_address: output.shuffle_address.clone(),
             lake_files: output
                 .lake_files
                 .iter()
@@ -404,6 +353,7 @@ impl From<pb::TaskOutput> for TaskOutput {
     fn from(output: pb::TaskOutput) -> Self {
         Self {
             shuffle_directory: output.shuffle_directory,
+            shuffle_address: output.shuffle_address,
             lake_files: output
                 .lake_files
                 .into_iter()
@@ -421,13 +371,14 @@ impl From<pb::TaskOutput> for TaskOutput {
     }
 }
 
-fn state_to_wire(state: JobState) -> pb::JobState {
+pub fn state_to_wire(state: JobState) -> pb::JobState {
     match state {
         JobState::Planning => pb::JobState::Planning,
         JobState::Running => pb::JobState::Running,
         JobState::Committing => pb::JobState::Committing,
         JobState::Succeeded => pb::JobState::Succeeded,
         JobState::Failed => pb::JobState::Failed,
+        JobState::Cancelled => pb::JobState::Cancelled,
     }
 }
 
@@ -460,17 +411,22 @@ impl From<&JobStatus> for pb::JobStatus {
     }
 }
 
+pub fn state_from_wire(value: i32) -> Result<JobState> {
+    match pb::JobState::try_from(value) {
+        Ok(pb::JobState::Planning) => Ok(JobState::Planning),
+        Ok(pb::JobState::Running) => Ok(JobState::Running),
+        Ok(pb::JobState::Committing) => Ok(JobState::Committing),
+        Ok(pb::JobState::Succeeded) => Ok(JobState::Succeeded),
+        Ok(pb::JobState::Failed) => Ok(JobState::Failed),
+        Ok(pb::JobState::Cancelled) => Ok(JobState::Cancelled),
+        _ => Err(ProtoError::UnknownEnum { field: "JobState", value }),
+    }
+}
+
 impl TryFrom<pb::JobStatus> for JobStatus {
     type Error = ProtoError;
     fn try_from(status: pb::JobStatus) -> Result<Self> {
-        let state = match pb::JobState::try_from(status.state) {
-            Ok(pb::JobState::Planning) => JobState::Planning,
-            Ok(pb::JobState::Running) => JobState::Running,
-            Ok(pb::JobState::Committing) => JobState::Committing,
-            Ok(pb::JobState::Succeeded) => JobState::Succeeded,
-            Ok(pb::JobState::Failed) => JobState::Failed,
-            _ => return Err(ProtoError::UnknownEnum { field: "JobStatus.state", value: status.state }),
-        };
+        let state = state_from_wire(status.state)?;
         Ok(Self {
             job_id: JobId::new(status.job_id),
             name: status.name,
@@ -523,7 +479,12 @@ mod tests {
                 partition: 3,
                 fill: Fill::Const(-1.0),
                 window,
-                inputs: vec![ShuffleLocation { worker_id: "w".into(), directory: "/d".into(), map_task: 4 }],
+                inputs: vec![ShuffleLocation {
+                    worker_id: "w".into(),
+                    address: "127.0.0.1:1".into(),
+                    directory: "j/d".into(),
+                    map_task: 4,
+                }],
                 chain: vec![
                     ChainOp {
                         stage_id: "s".into(),
@@ -534,15 +495,11 @@ mod tests {
                         stage_id: "d".into(),
                         input: Some(0),
                         kind: ChainOpKind::Detect(DetectOp {
-                            detector: Detector::Decompose,
-                            params: DecomposeParams {
-                                seasonality: Seasonality::Period(24),
-                                trend: Trend::Linefit,
-                                test_points: 5,
-                                seasonality_threshold: 0.6,
-                            },
-                            threshold: 3.0,
-                            test: OutlierTest::Tukey,
+                            detector: DetectorConfig::from_params(
+                                "decompose",
+                                &[("seasonality", "24"), ("trend", "linefit"), ("test_points", "5"), ("test", "tukey")],
+                            )
+                            .expect("valid decompose"),
                         }),
                     },
                 ],

@@ -13,7 +13,7 @@ pub mod pb {
     tonic::include_proto!("fathom.v1");
 }
 
-pub use convert::ProtoError;
+pub use convert::{ProtoError, state_from_wire, state_to_wire};
 pub use pb::coordinator_service_client::CoordinatorServiceClient;
 pub use pb::coordinator_service_server::{CoordinatorService, CoordinatorServiceServer};
 pub use pb::worker_service_client::WorkerServiceClient;

@@ -3,6 +3,10 @@
 //! Tests run real jobs on an embedded cluster (real gRPC, real Parquet, real Delta commits) and
 //! read the results back with independent readers: Python `deltalake` and DuckDB, from the
 //! virtualenv that `.ci/run` prepares (`FATHOM_PYTHON`, or `.venv/bin/python` at the root).
+//! [`cluster::Cluster`] runs the coordinator and workers as real processes for failure tests.
+
+pub mod cluster;
+pub mod etcd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,6 +93,15 @@ pub fn read_delta(table: &Path) -> Result<DeltaReadBack> {
         duckdb_dates: value["duckdb_dates"].as_u64().unwrap_or_default(),
         rows,
     })
+}
+
+/// The (series, time, flag) of every row of an anomalies table: what "the same rows" means.
+pub type RowSet = std::collections::BTreeSet<(String, i64, i64)>;
+
+/// The row count and row set of an anomalies table, read with Python deltalake.
+pub fn anomaly_rows(table: &Path) -> Result<(u64, RowSet)> {
+    let read = read_delta(table)?;
+    Ok((read.count, read.rows.into_iter().map(|row| (row.series, row.ts_micros, row.flag)).collect()))
 }
 
 /// The demo spec with its data and lake under `dir`.

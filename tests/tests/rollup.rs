@@ -74,6 +74,7 @@ agg = "sum"
 id = "region_anomalies"
 op = "detect"
 input = "by_region"
+detector = "decompose"
 seasonality = 24
 threshold = 3.0
 [[sink]]

@@ -50,6 +50,11 @@ pub enum WorkerError {
         source: std::io::Error,
     },
 
+    /// The shuffle output of another worker could not be fetched: that map output is lost and
+    /// must be recomputed, which the coordinator does when it sees this.
+    #[error("cannot fetch shuffle data from worker {worker_id} at {address}: {reason}")]
+    FetchShuffle { worker_id: String, address: String, reason: String },
+
     #[error("cannot encode {what}")]
     Encode {
         what: &'static str,
@@ -74,6 +79,9 @@ pub enum WorkerError {
         source: Box<object_store::Error>,
     },
 
+    #[error("task cancelled")]
+    Cancelled,
+
     #[error("task panicked: {message}")]
     Panicked { message: String },
 }
@@ -84,6 +92,7 @@ impl WorkerError {
             WorkerError::ReadObject { source, .. } => !matches!(**source, object_store::Error::NotFound { .. }),
             WorkerError::WriteShuffle { .. }
             | WorkerError::ReadShuffle { .. }
+            | WorkerError::FetchShuffle { .. }
             | WorkerError::WriteObject { .. }
             | WorkerError::Encode { .. } => true,
             WorkerError::Merge(source) | WorkerError::OpenLocation { source, .. } => source.is_retryable(),
@@ -91,7 +100,16 @@ impl WorkerError {
             | WorkerError::DecodeParquet { .. }
             | WorkerError::BadData { .. }
             | WorkerError::EncodeParquet { .. }
-            | WorkerError::Panicked { .. } => false,
+            | WorkerError::Panicked { .. }
+            | WorkerError::Cancelled => false,
+        }
+    }
+
+    /// The worker whose shuffle output turned out to be unreachable, if that is what failed.
+    pub fn lost_worker(&self) -> Option<&str> {
+        match self {
+            WorkerError::FetchShuffle { worker_id, .. } => Some(worker_id),
+            _ => None,
         }
     }
 

@@ -8,22 +8,25 @@ use fathom_proto::pb;
 use tokio::runtime::Handle;
 use tracing::{info, instrument, warn};
 
-use crate::WorkerContext;
 use crate::error::WorkerError;
 use crate::reduce::run_reduce;
 use crate::scan::run_scan;
+use crate::{CancelFlag, WorkerContext};
 
 #[instrument(skip_all, fields(task_id = %task.task_id, attempt = task.attempt))]
-pub async fn execute(task: TaskDefinition, context: Arc<WorkerContext>) -> Result<TaskOutput, WorkerError> {
+pub async fn execute(
+    task: TaskDefinition,
+    context: Arc<WorkerContext>,
+    cancel: CancelFlag,
+) -> Result<TaskOutput, WorkerError> {
+    failpoint_delay(&cancel).await;
     let runtime = Handle::current();
-    let directory = context
-        .config
-        .shuffle_dir
-        .join(task.task_id.job_id.as_str())
-        .join(format!("s{}-t{}-a{}", task.task_id.stage, task.task_id.index, task.attempt));
+    let relative = format!("{}/s{}-t{}-a{}", task.task_id.job_id, task.task_id.stage, task.task_id.index, task.attempt);
     let joined = tokio::task::spawn_blocking(move || match &task.kind {
-        TaskKind::Scan(scan) => run_scan(scan, &runtime, &directory),
-        TaskKind::Reduce(reduce) => run_reduce(&task, reduce, &runtime),
+        TaskKind::Scan(scan) => {
+            run_scan(scan, &runtime, &context.config.shuffle_dir, &relative, &context.advertised_address, &cancel)
+        }
+        TaskKind::Reduce(reduce) => run_reduce(&task, reduce, &context, &runtime, &cancel),
     })
     .await;
     match joined {
@@ -42,6 +45,7 @@ pub async fn report(context: &WorkerContext, task: &TaskDefinition, outcome: Res
             pb::report_task_status_request::Outcome::Failure(pb::TaskFailure {
                 message: error.report(),
                 retryable: error.is_retryable(),
+                lost_worker_id: error.lost_worker().unwrap_or_default().to_string(),
             })
         }
     };
@@ -53,17 +57,32 @@ pub async fn report(context: &WorkerContext, task: &TaskDefinition, outcome: Res
     };
     let mut delay = Duration::from_millis(50);
     for attempt in 0..20 {
-        match context.coordinator.clone().report_task_status(request.clone()).await {
+        match context.coordinator().report_task_status(request.clone()).await {
             Ok(_) => {
                 info!(task_id = %task.task_id, attempt = task.attempt, "task reported");
                 return;
             }
             Err(status) => {
                 warn!(task_id = %task.task_id, report_attempt = attempt, %status, "cannot report task, retrying");
+                context.next_coordinator();
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
     }
     warn!(task_id = %task.task_id, "giving up reporting task; the coordinator will time it out");
+}
+
+/// Testing aid: `FATHOM_FAILPOINT_TASK_DELAY_MS` makes every task wait that long before it
+/// starts (still cancellable), so that fault-injection tests can kill a worker mid-stage
+/// without depending on how fast the machine is. Unset in normal operation.
+async fn failpoint_delay(cancel: &CancelFlag) {
+    let Some(delay) = std::env::var("FATHOM_FAILPOINT_TASK_DELAY_MS").ok().and_then(|text| text.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(delay);
+    while tokio::time::Instant::now() < deadline && cancel.check().is_ok() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -16,6 +16,7 @@ pub mod reduce;
 pub mod scan;
 mod service;
 pub mod shuffle;
+mod shuffle_server;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -34,7 +35,8 @@ pub use error::WorkerError;
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub worker_id: String,
-    /// `http://host:port` of the coordinator.
+    /// `http://host:port` of the coordinator; with several coordinators, all of them,
+    /// comma-separated: the worker follows whichever leads.
     pub coordinator_url: String,
     pub slots: u32,
     /// Where shuffle files are written; must be readable by the reducers.
@@ -44,10 +46,46 @@ pub struct WorkerConfig {
     pub advertise_address: Option<String>,
 }
 
+/// Set when the coordinator asks a running attempt to stop; tasks check it between files,
+/// batches and outputs.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn check(&self) -> Result<(), WorkerError> {
+        if self.0.load(std::sync::atomic::Ordering::Relaxed) { Err(WorkerError::Cancelled) } else { Ok(()) }
+    }
+}
+
+type AttemptKey = (fathom_core::ids::TaskId, u32);
+
 pub struct WorkerContext {
+    /// Running attempts and their cancel flags.
+    pub running: std::sync::Mutex<std::collections::HashMap<AttemptKey, CancelFlag>>,
     pub config: WorkerConfig,
+    /// `host:port` the coordinator and other workers use to reach this worker.
+    pub advertised_address: String,
     pub slots: Arc<Semaphore>,
-    pub coordinator: CoordinatorServiceClient<Channel>,
+    coordinators: Vec<CoordinatorServiceClient<Channel>>,
+    /// Index of the coordinator believed to lead; moved on when it fails or refuses.
+    current: std::sync::atomic::AtomicUsize,
+}
+
+impl WorkerContext {
+    /// The coordinator believed to lead.
+    pub fn coordinator(&self) -> CoordinatorServiceClient<Channel> {
+        let index = self.current.load(std::sync::atomic::Ordering::Relaxed) % self.coordinators.len();
+        self.coordinators[index].clone()
+    }
+
+    /// Moves on to the next coordinator after a failure or a standby's refusal.
+    pub fn next_coordinator(&self) {
+        self.current.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +96,8 @@ pub enum RunError {
         #[source]
         source: tonic::transport::Error,
     },
+    #[error("no coordinator url given")]
+    NoCoordinator,
     #[error("cannot read the listener's address")]
     ListenerAddress(#[source] std::io::Error),
     #[error("worker grpc server failed")]
@@ -71,24 +111,43 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let address = listener.local_addr().map_err(RunError::ListenerAddress)?;
-    let channel = Endpoint::from_shared(config.coordinator_url.clone())
-        .map_err(|source| RunError::CoordinatorUrl { url: config.coordinator_url.clone(), source })?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy();
-    let coordinator = CoordinatorServiceClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let context =
-        Arc::new(WorkerContext { slots: Arc::new(Semaphore::new(config.slots.max(1) as usize)), coordinator, config });
+    let mut coordinators = Vec::new();
+    for url in config.coordinator_url.split(',').map(str::trim).filter(|url| !url.is_empty()) {
+        let channel = Endpoint::from_shared(url.to_string())
+            .map_err(|source| RunError::CoordinatorUrl { url: url.to_string(), source })?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        coordinators.push(
+            CoordinatorServiceClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        );
+    }
+    if coordinators.is_empty() {
+        return Err(RunError::NoCoordinator);
+    }
+    let advertised_address = config.advertise_address.clone().unwrap_or_else(|| address.to_string());
+    let context = Arc::new(WorkerContext {
+        slots: Arc::new(Semaphore::new(config.slots.max(1) as usize)),
+        coordinators,
+        current: Default::default(),
+        advertised_address: advertised_address.clone(),
+        running: Default::default(),
+        config,
+    });
 
-    let advertised = context.config.advertise_address.clone().unwrap_or_else(|| address.to_string());
-    let heartbeat = tokio::spawn(register_and_heartbeat(context.clone(), advertised));
+    let heartbeat = tokio::spawn(register_and_heartbeat(context.clone(), advertised_address));
+    let flight = arrow_flight::flight_service_server::FlightServiceServer::new(shuffle_server::ShuffleFlightService {
+        shuffle_root: context.config.shuffle_dir.clone(),
+    })
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let service = WorkerServiceServer::new(service::WorkerServiceImpl { context: context.clone() })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     info!(worker_id = %context.config.worker_id, %address, slots = context.config.slots, "worker listening");
     let served = tonic::transport::Server::builder()
         .add_service(service)
+        .add_service(flight)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     heartbeat.abort();
@@ -102,13 +161,14 @@ async fn register(context: &WorkerContext, address: &str) -> bool {
         slots: context.config.slots,
         protocol_version: fathom_core::PROTOCOL_VERSION,
     };
-    match context.coordinator.clone().register_worker(request).await {
+    match context.coordinator().register_worker(request).await {
         Ok(_) => {
             info!(worker_id = %context.config.worker_id, "registered with coordinator");
             true
         }
         Err(status) => {
-            warn!(%status, "cannot register with coordinator, retrying");
+            warn!(%status, "cannot register with coordinator, trying the next one");
+            context.next_coordinator();
             false
         }
     }
@@ -124,11 +184,32 @@ async fn register_and_heartbeat(context: Arc<WorkerContext>, address: String) {
             let running = context.config.slots as usize - context.slots.available_permits();
             let request =
                 pb::HeartbeatRequest { worker_id: context.config.worker_id.clone(), running_tasks: running as u32 };
-            match context.coordinator.clone().heartbeat(request).await {
-                Ok(response) => registered = !response.into_inner().reregister,
-                Err(status) => warn!(%status, "heartbeat failed"),
+            match context.coordinator().heartbeat(request).await {
+                Ok(response) => {
+                    let response = response.into_inner();
+                    registered = !response.reregister;
+                    cancel_attempts(&context, response.cancel);
+                }
+                Err(status) => {
+                    warn!(%status, "heartbeat failed, trying the next coordinator");
+                    context.next_coordinator();
+                    registered = false;
+                }
             }
         }
         tokio::time::sleep(if registered { interval } else { interval.min(Duration::from_millis(200)) }).await;
+    }
+}
+
+fn cancel_attempts(context: &WorkerContext, attempts: Vec<pb::TaskAttempt>) {
+    let running = context.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    for attempt in attempts {
+        let Some(task_id) = attempt.task_id else {
+            continue;
+        };
+        if let Some(flag) = running.get(&(task_id.into(), attempt.attempt)) {
+            info!(attempt = attempt.attempt, "cancelling task");
+            flag.cancel();
+        }
     }
 }

@@ -10,7 +10,7 @@ use fathom_worker::{WorkerConfig, run};
 #[derive(Parser, Debug)]
 #[command(version)]
 struct Flags {
-    /// The coordinator's gRPC URL.
+    /// The coordinator's gRPC URL; with several coordinators, all of them, comma-separated.
     #[arg(long, env = "FATHOM_COORDINATOR", default_value = "http://127.0.0.1:7070")]
     coordinator: String,
     /// Address to serve the worker's gRPC API on (port 0 picks a free port).
@@ -34,9 +34,13 @@ struct Flags {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let flags = Flags::parse();
     let listener = tokio::net::TcpListener::bind(&flags.listen).await?;
+    // A machine-readable first line: harnesses start workers on port 0 and read it.
+    println!("fathom-worker listening on {}", listener.local_addr()?);
     let cores = std::thread::available_parallelism().map(|cores| cores.get() as u32).unwrap_or(1);
     let config = WorkerConfig {
         worker_id: flags.worker_id.unwrap_or_else(|| {

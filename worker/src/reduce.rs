@@ -14,15 +14,28 @@ use parquet::file::properties::WriterProperties;
 use tokio::runtime::Handle;
 
 use crate::error::WorkerError;
-use crate::shuffle::read_partition;
+use crate::shuffle::{fetch_remote, read_local};
+use crate::{CancelFlag, WorkerContext};
 
 /// Anomalies reported per task for the job summary.
 const TOP_PER_TASK: usize = 10;
 
-pub fn run_reduce(definition: &TaskDefinition, task: &ReduceTask, runtime: &Handle) -> Result<TaskOutput, WorkerError> {
+pub fn run_reduce(
+    definition: &TaskDefinition,
+    task: &ReduceTask,
+    context: &WorkerContext,
+    runtime: &Handle,
+    cancel: &CancelFlag,
+) -> Result<TaskOutput, WorkerError> {
     let mut merger = SeriesMerger::new(&task.shuffle, task.window);
+    let (shuffle_id, partition) = (task.shuffle.shuffle_id, task.partition);
     for input in &task.inputs {
-        let (series, points) = read_partition(&input.directory, task.shuffle.shuffle_id, task.partition)?;
+        cancel.check()?;
+        let (series, points) = if input.worker_id == context.config.worker_id {
+            read_local(&context.config.shuffle_dir, &input.directory, shuffle_id, partition)?
+        } else {
+            fetch_remote(runtime, &input.worker_id, &input.address, &input.directory, shuffle_id, partition)?
+        };
         merger.add(&series, &points).map_err(|error| WorkerError::Merge(Box::new(error)))?;
     }
     let set = merger.finish(task.fill);
@@ -31,6 +44,7 @@ pub fn run_reduce(definition: &TaskDefinition, task: &ReduceTask, runtime: &Hand
 
     let mut lake_files = Vec::new();
     for output in &task.outputs {
+        cancel.check()?;
         let table = storage::open(&output.table_uri)
             .map_err(|source| WorkerError::OpenLocation { uri: output.table_uri.clone(), source: Box::new(source) })?;
         for (date, batch) in anomaly_batches(&set, &task.chain, &results, output, &run)
@@ -60,6 +74,7 @@ pub fn run_reduce(definition: &TaskDefinition, task: &ReduceTask, runtime: &Hand
     let anomalies: usize = results.iter().flatten().map(Vec::len).sum();
     Ok(TaskOutput {
         shuffle_directory: None,
+        shuffle_address: None,
         lake_files,
         top_anomalies: top_anomalies(&set, &task.chain, &results, TOP_PER_TASK),
         metrics: TaskMetrics {

@@ -15,12 +15,22 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::runtime::Handle;
 
+use crate::CancelFlag;
 use crate::error::WorkerError;
 use crate::shuffle::write_partitions;
 
 const BATCH_ROWS: usize = 64 * 1024;
 
-pub fn run_scan(task: &ScanTask, runtime: &Handle, output_directory: &Path) -> Result<TaskOutput, WorkerError> {
+/// Scans `task.files`; shuffle files go to `shuffle_root/relative_directory`, served at `address`.
+pub fn run_scan(
+    task: &ScanTask,
+    runtime: &Handle,
+    shuffle_root: &Path,
+    relative_directory: &str,
+    address: &str,
+    cancel: &CancelFlag,
+) -> Result<TaskOutput, WorkerError> {
+    let output_directory = shuffle_root.join(relative_directory);
     let mut metrics = TaskMetrics::default();
     let mut aggregators: Vec<PartialAggregator> =
         task.shuffles.iter().map(|shuffle| PartialAggregator::new(shuffle.clone(), task.window)).collect();
@@ -34,18 +44,24 @@ pub fn run_scan(task: &ScanTask, runtime: &Handle, output_directory: &Path) -> R
     }
 
     for uri in &task.files {
+        cancel.check()?;
         let bytes = fetch(uri, runtime)?;
         metrics.files_read += 1;
         metrics.bytes_read += bytes.len() as u64;
-        scan_file(uri, bytes, &needed, task, &mut aggregators, &mut metrics)?;
+        scan_file(uri, bytes, &needed, task, &mut aggregators, &mut metrics, cancel)?;
     }
 
     for aggregator in aggregators {
         let shuffle_id = aggregator.shuffle().shuffle_id;
         let outputs = aggregator.finish().map_err(|error| WorkerError::Merge(Box::new(error)))?;
-        write_partitions(output_directory, shuffle_id, &outputs)?;
+        write_partitions(&output_directory, shuffle_id, &outputs)?;
     }
-    Ok(TaskOutput { shuffle_directory: Some(output_directory.display().to_string()), metrics, ..TaskOutput::default() })
+    Ok(TaskOutput {
+        shuffle_directory: Some(relative_directory.to_string()),
+        shuffle_address: Some(address.to_string()),
+        metrics,
+        ..TaskOutput::default()
+    })
 }
 
 fn fetch(uri: &str, runtime: &Handle) -> Result<Bytes, WorkerError> {
@@ -64,6 +80,7 @@ fn scan_file(
     task: &ScanTask,
     aggregators: &mut [PartialAggregator],
     metrics: &mut TaskMetrics,
+    cancel: &CancelFlag,
 ) -> Result<(), WorkerError> {
     let decode_error = |source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source) };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode_error)?;
@@ -80,6 +97,7 @@ fn scan_file(
     let mask = ProjectionMask::columns(builder.parquet_schema(), needed.iter().copied());
     let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(decode_error)?;
     for batch in reader {
+        cancel.check()?;
         let batch = batch
             .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
         metrics.rows_read += batch.num_rows() as u64;

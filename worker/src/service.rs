@@ -31,8 +31,12 @@ impl WorkerService for WorkerServiceImpl {
             .map_err(|_| Status::resource_exhausted("no free slot on this worker"))?;
         info!(task_id = %task.task_id, attempt = task.attempt, "task accepted");
         let context = self.context.clone();
+        let key = (task.task_id.clone(), task.attempt);
+        let cancel = crate::CancelFlag::default();
+        context.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key.clone(), cancel.clone());
         tokio::spawn(async move {
-            let outcome = execute(task.clone(), context.clone()).await;
+            let outcome = execute(task.clone(), context.clone(), cancel).await;
+            context.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
             drop(permit);
             report(&context, &task, outcome).await;
         });

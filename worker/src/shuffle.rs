@@ -2,23 +2,30 @@
 //! partition, `sh<id>-p<n>.series.arrow` (one row per series) and `sh<id>-p<n>.points.arrow`
 //! (one row per series and bucket), in the Arrow IPC file format.
 //!
-//! Reduce tasks read them by path, which works when workers share a filesystem (embedded mode
-//! and single-host clusters). Serving them over Arrow Flight to remote reducers is the cluster
-//! issue's work; the file layout stays the same.
+//! A reducer on the same worker reads them from disk; reducers elsewhere fetch them from the
+//! producing worker over Arrow Flight ([`crate::shuffle_server`]), LZ4-compressed, a batch of
+//! at most [`CHUNK_ROWS`] rows at a time so that neither side holds a whole partition twice.
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow::array::RecordBatch;
 use arrow::compute::concat_batches;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
+use arrow_flight::FlightClient;
 use fathom_core::aggregate::PartitionOutput;
+use futures::TryStreamExt;
+use tokio::runtime::Handle;
+use tonic::transport::Endpoint;
 
 use crate::error::WorkerError;
 
-fn file_name(shuffle_id: u32, partition: u32, part: &str) -> String {
+/// Rows per IPC batch in a shuffle file, and so per Flight message.
+pub const CHUNK_ROWS: usize = 64 * 1024;
+
+pub(crate) fn file_name(shuffle_id: u32, partition: u32, part: &str) -> String {
     format!("sh{shuffle_id}-p{partition}.{part}.arrow")
 }
 
@@ -27,7 +34,16 @@ fn write_batch(path: &Path, batch: &RecordBatch) -> Result<(), WorkerError> {
     let file = File::create(path).map_err(io_error)?;
     let encode = |source| WorkerError::Encode { what: "shuffle batch", source };
     let mut writer = FileWriter::try_new(BufWriter::new(file), &batch.schema()).map_err(encode)?;
-    writer.write(batch).map_err(encode)?;
+    if batch.num_rows() == 0 {
+        // An empty partition still carries its schema as one empty batch, so readers need no special case.
+        writer.write(batch).map_err(encode)?;
+    }
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let length = CHUNK_ROWS.min(batch.num_rows() - offset);
+        writer.write(&batch.slice(offset, length)).map_err(encode)?;
+        offset += length;
+    }
     writer.finish().map_err(encode)?;
     let inner = writer.into_inner().map_err(encode)?;
     inner.into_inner().map_err(|error| io_error(error.into_error()))?;
@@ -55,14 +71,64 @@ fn read_file(path: &Path) -> Result<RecordBatch, WorkerError> {
     concat_batches(&schema, &batches).map_err(decode)
 }
 
-/// Reads one partition of one map task's output: (series, points).
-pub fn read_partition(
+/// Reads one partition of a map task's output on this worker: (series, points).
+pub fn read_local(
+    shuffle_root: &Path,
     directory: &str,
     shuffle_id: u32,
     partition: u32,
 ) -> Result<(RecordBatch, RecordBatch), WorkerError> {
-    let directory = PathBuf::from(directory);
+    let directory = shuffle_root.join(directory);
     let series = read_file(&directory.join(file_name(shuffle_id, partition, "series")))?;
     let points = read_file(&directory.join(file_name(shuffle_id, partition, "points")))?;
     Ok((series, points))
+}
+
+/// Fetches one partition of a map task's output from the worker that produced it.
+pub fn fetch_remote(
+    runtime: &Handle,
+    worker_id: &str,
+    address: &str,
+    directory: &str,
+    shuffle_id: u32,
+    partition: u32,
+) -> Result<(RecordBatch, RecordBatch), WorkerError> {
+    let failed = |reason: String| WorkerError::FetchShuffle {
+        worker_id: worker_id.to_string(),
+        address: address.to_string(),
+        reason,
+    };
+    runtime.block_on(async {
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|error| failed(error.to_string()))?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect()
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let mut client = FlightClient::new(channel);
+        let mut parts = Vec::with_capacity(2);
+        for part in ["series", "points"] {
+            let ticket = crate::shuffle_server::ticket(directory, shuffle_id, partition, part);
+            let mut stream = client.do_get(ticket).await.map_err(|error| failed(error.to_string()))?;
+            let mut batches: Vec<RecordBatch> = Vec::new();
+            while let Some(batch) = stream.try_next().await.map_err(|error| failed(error.to_string()))? {
+                batches.push(batch);
+            }
+            // An empty partition arrives as a schema and no batch at all.
+            let Some(schema) = batches.first().map(RecordBatch::schema).or_else(|| stream.schema().cloned()) else {
+                return Err(WorkerError::Encode {
+                    what: "fetched shuffle data",
+                    source: arrow::error::ArrowError::SchemaError(format!(
+                        "{part} file of {directory} came without a schema"
+                    )),
+                });
+            };
+            let batch = concat_batches(&schema, &batches)
+                .map_err(|source| WorkerError::Encode { what: "fetched shuffle data", source })?;
+            parts.push(batch);
+        }
+        let points = parts.pop().ok_or_else(|| failed("no points".to_string()))?;
+        let series = parts.pop().ok_or_else(|| failed("no series".to_string()))?;
+        Ok((series, points))
+    })
 }

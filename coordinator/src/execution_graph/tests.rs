@@ -77,9 +77,34 @@ fn non_retryable_failures_fail_at_once_and_stale_reports_are_ignored() {
     let mut graph = graph();
     let worker = WorkerId::new("w");
     let first = graph.launch(0, 0, &worker);
-    assert_eq!(graph.requeue_worker(&worker), 1);
+    assert_eq!(graph.worker_lost(&worker), 1);
     let second = graph.launch(0, 0, &worker);
     // The first attempt reports late: it must not count, or its files could be committed twice.
     assert!(!graph.succeed(&first.task_id, first.attempt, worker.clone(), output("/old")));
     assert_eq!(graph.fail(&second.task_id, second.attempt, false), FailureOutcome::JobFailed);
+}
+
+#[test]
+fn a_lost_worker_takes_its_map_outputs_with_it() {
+    let mut graph = graph();
+    let (first, second) = (WorkerId::new("w1"), WorkerId::new("w2"));
+    let tasks: Vec<TaskDefinition> =
+        (0..3).map(|index| graph.launch(0, index, if index == 0 { &first } else { &second })).collect();
+    for (index, task) in tasks.iter().enumerate() {
+        let worker = if index == 0 { first.clone() } else { second.clone() };
+        assert!(graph.succeed(&task.task_id, task.attempt, worker, output(&format!("d{index}"))));
+    }
+    let reduce = graph.launch(1, 0, &first);
+    // The reducer cannot reach w2: both of w2's map outputs run again, the reduce waits for them,
+    // and its attempt is not counted.
+    assert_eq!(graph.fetch_failed(&reduce.task_id, reduce.attempt, &second), FailureOutcome::Retrying);
+    assert_eq!(graph.runnable(), vec![(0, 1), (0, 2)]);
+    assert!(!graph.stages[0].is_complete());
+    let again = graph.launch(0, 1, &first);
+    assert_eq!(again.attempt, 1);
+    // w1 dies too: its running scan and its finished map output are both lost.
+    assert_eq!(graph.worker_lost(&first), 2);
+    assert_eq!(graph.runnable(), vec![(0, 0), (0, 1), (0, 2)]);
+    let reduce_again = graph.launch(1, 0, &second);
+    assert_eq!(reduce_again.attempt, 0, "fetch failures do not use up attempts");
 }

@@ -1,8 +1,7 @@
-use fathom_detect::decompose::DecomposeParams;
-use fathom_detect::outliers::OutlierTest;
+use fathom_detect::detector::DetectorConfig;
 
 use super::*;
-use crate::spec::{DetectOp, Detector, SampleOp};
+use crate::spec::{DetectOp, SampleOp};
 
 fn set_with(series: Vec<(String, Vec<f64>)>) -> SeriesSet {
     let buckets = series[0].1.len();
@@ -30,12 +29,8 @@ fn daily(length: usize, spike_at: Option<usize>) -> Vec<f64> {
 }
 
 fn detect() -> ChainOpKind {
-    ChainOpKind::Detect(DetectOp {
-        detector: Detector::Decompose,
-        params: DecomposeParams::default(),
-        threshold: 3.0,
-        test: OutlierTest::default(),
-    })
+    let detector = DetectorConfig::from_params("decompose", &[("threshold", "3")]).expect("decompose");
+    ChainOpKind::Detect(DetectOp { detector })
 }
 
 #[test]
@@ -58,6 +53,7 @@ fn chain_samples_then_detects_and_shapes_rows() {
     for row in rows {
         assert_eq!(row.bucket as usize, 100 + row.series as usize);
         assert_eq!(row.flag, 1);
+        assert_eq!(row.kind.name(), "spike");
     }
 
     let output =

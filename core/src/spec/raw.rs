@@ -59,6 +59,8 @@ pub struct RawStage {
     pub threshold: Option<f64>,
     pub test: Option<String>,
     pub test_points: Option<i64>,
+    /// Any detector's parameters by name (`params = { confidence = 99 }`).
+    pub params: Option<toml::Table>,
 }
 
 impl RawStage {
@@ -82,6 +84,7 @@ impl RawStage {
         note(self.threshold.is_some(), "threshold");
         note(self.test.is_some(), "test");
         note(self.test_points.is_some(), "test_points");
+        note(self.params.is_some(), "params");
         set
     }
 }

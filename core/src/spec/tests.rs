@@ -70,7 +70,8 @@ fn parses_the_design_example() {
     assert_eq!(hourly.step_micros, 3_600_000_000);
     assert_eq!(hourly.agg, Agg::Avg);
     let StageOp::Detect(detect) = &spec.stages[3].op else { panic!("stage 3 is detect") };
-    assert_eq!(detect.threshold, 3.0);
+    assert_eq!(detect.detector.name(), "decompose");
+    assert!(detect.detector.to_params().contains(&("threshold".to_string(), "3".to_string())));
     assert_eq!(spec.root_of(3), 0);
     let window = spec.window.expect("window");
     assert_eq!(window.end_micros - window.start_micros, 30 * 86_400_000_000);
@@ -160,4 +161,42 @@ fn window_is_optional_but_checked() {
         issues_of(&text),
         vec!["window.start: \"yesterday\" is not an RFC 3339 time such as \"2026-01-05T00:00:00Z\""]
     );
+}
+
+#[test]
+fn detectors_take_parameters_as_fields_or_a_params_table() {
+    let text = VALID.replace(
+        "detector = \"decompose\"\nseasonality = \"auto\"\nthreshold = 3.0",
+        "detector = \"spike_dip\"\nparams = { confidence = 95, mode = \"spikes\" }",
+    );
+    let spec = JobSpec::from_toml(&text).expect("spike_dip with params");
+    let StageOp::Detect(detect) = &spec.stages[3].op else { panic!("detect") };
+    assert_eq!(detect.detector.name(), "spike_dip");
+    assert!(detect.detector.to_params().contains(&("confidence".to_string(), "95".to_string())));
+
+    let text = VALID.replace(
+        "detector = \"decompose\"\nseasonality = \"auto\"\nthreshold = 3.0",
+        "detector = \"spike_dip\"\nparams = { confidance = 95 }",
+    );
+    let issues = issues_of(&text);
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].starts_with("stage[3].params.confidance: unknown parameter for spike_dip"), "{issues:?}");
+
+    let text = VALID.replace("detector = \"decompose\"", "detector = \"prophet\"");
+    assert!(
+        issues_of(&text)[0].starts_with("stage[3].detector: unknown detector \"prophet\""),
+        "{:?}",
+        issues_of(&text)
+    );
+
+    let text = VALID.replace("seasonality = \"auto\"", "seasonality = \"weekly\"");
+    assert!(issues_of(&text)[0].starts_with("stage[3].seasonality:"), "{:?}", issues_of(&text));
+}
+
+#[test]
+fn the_default_detector_is_the_ensemble() {
+    let text = VALID.replace("detector = \"decompose\"\nseasonality = \"auto\"\n", "");
+    let spec = JobSpec::from_toml(&text).expect("valid");
+    let StageOp::Detect(detect) = &spec.stages[3].op else { panic!("detect") };
+    assert_eq!(detect.detector.name(), "ensemble");
 }

@@ -2,9 +2,8 @@
 //! all problems at once; the spec is only returned when there are none.
 
 use chrono::DateTime;
-use fathom_detect::decompose::{DecomposeParams, Seasonality, Trend};
+use fathom_detect::detector::DetectorConfig;
 use fathom_detect::fill::Fill;
-use fathom_detect::outliers::OutlierTest;
 
 use super::raw::{RawJobSpec, RawSeasonality, RawSink, RawSource, RawStage, RawWindow};
 use super::*;
@@ -16,7 +15,10 @@ pub const MAX_POINTS_PER_SERIES: i64 = 1_000_000;
 
 const MAKE_SERIES_FIELDS: &[&str] = &["step", "agg", "fill", "group_by"];
 const SAMPLE_FIELDS: &[&str] = &["fraction", "seed"];
-const DETECT_FIELDS: &[&str] = &["detector", "seasonality", "trend", "threshold", "test", "test_points"];
+const DETECT_FIELDS: &[&str] = &["detector", "seasonality", "trend", "threshold", "test", "test_points", "params"];
+
+/// The detector used when a detect stage names none: the calibrated ensemble.
+pub const DEFAULT_DETECTOR: &str = "ensemble";
 
 #[derive(Default)]
 struct Issues(Vec<SpecIssue>);
@@ -334,75 +336,63 @@ fn validate_sample(stage: &RawStage, path: &str, issues: &mut Issues) -> Option<
     Some(SampleOp { fraction, seed })
 }
 
+/// Detector parameters may be written as stage fields (`threshold = 3.0`) or in a `params`
+/// table (`params = { confidence = 99 }`); both are handed to the detector library, which
+/// knows each detector's parameters and checks them.
 fn validate_detect(stage: &RawStage, path: &str, issues: &mut Issues) -> Option<DetectOp> {
-    let mut ok = true;
-    let mut fail = |field: &str, reason: String| {
-        issues.push(format!("{path}.{field}"), reason);
-        ok = false;
-    };
-    let detector = match stage.detector.as_deref() {
-        None | Some("decompose") => Detector::Decompose,
-        Some(other @ ("spike_dip" | "change_point" | "spectral_residual" | "ensemble")) => {
-            fail("detector", format!("{other:?} is not available in this build yet (use decompose)"));
-            Detector::Decompose
-        }
-        Some(other) => {
-            fail("detector", format!("{other:?} is not a detector (expected decompose)"));
-            Detector::Decompose
-        }
-    };
-    let defaults = DecomposeParams::default();
-    let seasonality = match &stage.seasonality {
-        None => defaults.seasonality,
-        Some(RawSeasonality::Name(name)) if name == "auto" => Seasonality::Auto,
-        Some(RawSeasonality::Name(name)) if name == "none" => Seasonality::None,
-        Some(RawSeasonality::Bins(-1)) => Seasonality::Auto,
-        Some(RawSeasonality::Bins(0)) => Seasonality::None,
-        Some(RawSeasonality::Bins(bins)) if *bins >= 2 => Seasonality::Period(*bins as usize),
-        Some(other) => {
-            fail(
-                "seasonality",
-                format!("{other:?} is not a seasonality (expected \"auto\", \"none\" or a period in points >= 2)"),
-            );
-            Seasonality::Auto
-        }
-    };
-    let trend = match stage.trend.as_deref() {
-        None => defaults.trend,
-        Some("avg") => Trend::Avg,
-        Some("linefit") => Trend::Linefit,
-        Some("none") => Trend::None,
-        Some(other) => {
-            fail("trend", format!("{other:?} is not a trend (expected avg, linefit or none)"));
-            Trend::Avg
-        }
-    };
-    let threshold = stage.threshold.unwrap_or(1.5);
-    if !(threshold.is_finite() && threshold > 0.0) {
-        fail("threshold", format!("{threshold} must be a positive number"));
+    let detector = stage.detector.as_deref().unwrap_or(DEFAULT_DETECTOR);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    if let Some(seasonality) = &stage.seasonality {
+        let text = match seasonality {
+            RawSeasonality::Name(name) => name.clone(),
+            RawSeasonality::Bins(bins) => bins.to_string(),
+        };
+        fields.push(("seasonality".to_string(), text));
     }
-    let test = match stage.test.as_deref() {
-        None | Some("ctukey") => OutlierTest::default(),
-        Some("tukey") => OutlierTest::Tukey,
-        Some(other) => {
-            fail("test", format!("{other:?} is not a test (expected ctukey or tukey)"));
-            OutlierTest::default()
+    if let Some(trend) = &stage.trend {
+        fields.push(("trend".to_string(), trend.clone()));
+    }
+    if let Some(threshold) = stage.threshold {
+        fields.push(("threshold".to_string(), threshold.to_string()));
+    }
+    if let Some(test) = &stage.test {
+        fields.push(("test".to_string(), test.clone()));
+    }
+    if let Some(test_points) = stage.test_points {
+        fields.push(("test_points".to_string(), test_points.to_string()));
+    }
+    let top_level = fields.len();
+    for (name, value) in stage.params.iter().flatten() {
+        let text = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(number) => number.to_string(),
+            toml::Value::Float(number) => number.to_string(),
+            toml::Value::Boolean(flag) => flag.to_string(),
+            other => {
+                issues.push(
+                    format!("{path}.params.{name}"),
+                    format!("must be a string or a number, not a {}", other.type_str()),
+                );
+                return None;
+            }
+        };
+        fields.push((name.clone(), text));
+    }
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    match DetectorConfig::from_params(detector, &pairs) {
+        Ok(detector) => Some(DetectOp { detector }),
+        Err(error) => {
+            let field = if error.param == "detector" {
+                "detector".to_string()
+            } else if fields[..top_level].iter().any(|(name, _)| *name == error.param) {
+                error.param.clone()
+            } else {
+                format!("params.{}", error.param)
+            };
+            issues.push(format!("{path}.{field}"), error.reason);
+            None
         }
-    };
-    let test_points = match stage.test_points {
-        None => 0,
-        Some(points) if points >= 0 => points as usize,
-        Some(points) => {
-            fail("test_points", format!("{points} is negative"));
-            0
-        }
-    };
-    ok.then_some(DetectOp {
-        detector,
-        params: DecomposeParams { seasonality, trend, test_points, ..defaults },
-        threshold,
-        test,
-    })
+    }
 }
 
 fn validate_sinks(raw: &[RawSink], stages: &[StageSpec], issues: &mut Issues) -> Vec<SinkSpec> {

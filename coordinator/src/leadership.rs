@@ -1,0 +1,194 @@
+//! Leadership and durability for the [`JobManager`]: campaign in the state store, restore the
+//! jobs a previous leader left, write job records as they change, and step down when the
+//! leadership is lost.
+//!
+//! Records are written by one loop, in order, under the epoch won in the campaign: a write
+//! after a takeover is fenced and makes this coordinator step down. Records change per job
+//! transition and per completed stage, so the store sees a handful of writes per job.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fathom_core::ids::JobId;
+use fathom_core::job::JobState;
+use fathom_core::spec::{JobSpec, SinkSpec};
+use tracing::{info, warn};
+
+use crate::error::CoordinatorError;
+use crate::job_manager::{Job, JobManager, State};
+use crate::state_store::{Epoch, JobRecord, StoreError};
+use crate::worker_registry::WorkerRegistry;
+
+/// How often changed job records are written.
+const PERSIST_INTERVAL: Duration = Duration::from_millis(200);
+
+fn state_name(state: JobState) -> &'static str {
+    state.name()
+}
+
+fn state_from_name(name: &str) -> JobState {
+    match name {
+        "succeeded" => JobState::Succeeded,
+        "failed" => JobState::Failed,
+        "cancelled" => JobState::Cancelled,
+        "committing" => JobState::Committing,
+        "running" => JobState::Running,
+        _ => JobState::Planning,
+    }
+}
+
+impl JobManager {
+    /// Campaigns for leadership, leads until the leadership is lost, and campaigns again.
+    pub async fn run_leadership(self: Arc<Self>) {
+        loop {
+            let epoch = match self.store().campaign(self.id()).await {
+                Ok(epoch) => epoch,
+                Err(error) => {
+                    warn!(%error, "campaign failed, retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            match self.store().list_jobs().await {
+                Ok(records) => self.clone().restore(records),
+                Err(error) => {
+                    warn!(%error, "cannot read job records; giving leadership up");
+                    let _ = self.store().resign(epoch).await;
+                    continue;
+                }
+            }
+            self.lock().epoch = Some(epoch);
+            self.wake();
+            info!(coordinator = self.id(), epoch = epoch.0, "leading");
+            tokio::select! {
+                () = self.store().lost(epoch) => warn!(epoch = epoch.0, "leadership lost"),
+                error = self.persist_loop(epoch) => warn!(%error, "job records can no longer be written"),
+            }
+            // Whatever we held is the new leader's now: drop it and stand by.
+            let mut state = self.lock();
+            *state = State::default();
+            state.registry = WorkerRegistry::default();
+        }
+    }
+
+    /// Writes every job whose record changed; returns only when a write is refused.
+    async fn persist_loop(&self, epoch: Epoch) -> StoreError {
+        loop {
+            let changed: Vec<JobRecord> = {
+                let state = self.lock();
+                state
+                    .jobs
+                    .iter()
+                    .filter_map(|(job_id, job)| {
+                        let record = record_of(job_id, job);
+                        (job.persisted.as_ref() != Some(&record)).then_some(record)
+                    })
+                    .collect()
+            };
+            for record in changed {
+                match self.store().put_job(epoch, &record).await {
+                    Ok(()) => {
+                        if let Some(job) = self.lock().jobs.get_mut(&JobId::new(record.job_id.clone())) {
+                            job.persisted = Some(record);
+                        }
+                    }
+                    Err(error @ StoreError::Fenced { .. }) => return error,
+                    Err(error) => warn!(%error, "cannot write a job record, retrying"),
+                }
+            }
+            tokio::time::sleep(PERSIST_INTERVAL).await;
+        }
+    }
+
+    /// Takes over the jobs of a previous leader: finished ones are listed as they ended;
+    /// unfinished ones are planned again (with the same partitions) and resume after their
+    /// last completed stage.
+    fn restore(self: Arc<Self>, records: Vec<JobRecord>) {
+        for record in records {
+            let job_id = JobId::new(record.job_id.clone());
+            let state = state_from_name(&record.state);
+            let spec = JobSpec::from_toml(&record.spec_toml).map(|mut spec| {
+                spec.source.uri = record.source_uri.clone();
+                for (SinkSpec::Lake(sink), uri) in spec.sinks.iter_mut().zip(&record.sink_uris) {
+                    sink.uri = uri.clone();
+                }
+                spec
+            });
+            let mut job = Job::restored(&record, state);
+            let resume = match (&spec, state.is_terminal()) {
+                (Ok(spec), false) => Some(spec.clone()),
+                (Err(error), false) => {
+                    job.fail(format!("cannot resume: the recorded spec no longer parses: {error}"));
+                    None
+                }
+                _ => None,
+            };
+            job.persisted = if resume.is_some() { None } else { Some(record.clone()) };
+            {
+                let mut guard = self.lock();
+                if !guard.order.contains(&job_id) {
+                    guard.order.push(job_id.clone());
+                }
+                guard.jobs.insert(job_id.clone(), job);
+            }
+            if let Some(spec) = resume {
+                info!(%job_id, completed_stages = record.completed_stages.len(), "resuming job of a previous leader");
+                let manager = self.clone();
+                tokio::spawn(async move { manager.plan_job(job_id, spec, record.partitions).await });
+            }
+        }
+    }
+
+    /// Refuses to act unless this coordinator leads.
+    pub fn require_leader(&self) -> Result<(), CoordinatorError> {
+        if self.lock().epoch.is_some() { Ok(()) } else { Err(CoordinatorError::NotLeader) }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.lock().epoch.is_some()
+    }
+
+    /// Who leads, for a standby's error messages.
+    pub async fn leader_hint(&self) -> String {
+        match self.store().leader().await {
+            Ok(Some(leader)) => leader,
+            Ok(None) => "not elected yet".to_string(),
+            Err(error) => format!("unknown ({error})"),
+        }
+    }
+}
+
+/// What the state store should hold for a job now.
+fn record_of(job_id: &JobId, job: &Job) -> JobRecord {
+    let completed_stages =
+        job.graph.as_ref().map(|graph| graph.completed_stages()).unwrap_or_else(|| job.restored_stages.clone());
+    JobRecord {
+        job_id: job_id.to_string(),
+        spec_toml: job.spec_toml.clone(),
+        source_uri: job.source_uri.clone(),
+        sink_uris: job.sink_uris.clone(),
+        state: state_name(job.state).to_string(),
+        error: job.error.clone(),
+        partitions: job.graph.as_ref().map(|graph| graph.plan.shuffles.first().map_or(1, |shuffle| shuffle.partitions)),
+        completed_stages,
+    }
+}
+
+impl Job {
+    fn restored(record: &JobRecord, state: JobState) -> Job {
+        let name =
+            JobSpec::from_toml(&record.spec_toml).map(|spec| spec.name).unwrap_or_else(|_| record.job_id.clone());
+        let terminal = state.is_terminal();
+        Job::new(
+            name,
+            record.spec_toml.clone(),
+            record.source_uri.clone(),
+            record.sink_uris.clone(),
+            if terminal { state } else { JobState::Planning },
+            record.error.clone(),
+            if terminal { BTreeMap::new() } else { record.completed_stages.clone() },
+            Instant::now(),
+        )
+    }
+}

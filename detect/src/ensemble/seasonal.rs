@@ -1,0 +1,431 @@
+//! The seasonal model of the ensemble: a main period plus, when the data has one, a longer
+//! period (a week over a day), each estimated so that level shifts and spikes cannot bend it.
+//!
+//! Hourly metrics usually have a daily and a weekly cycle. One period cannot hold both: a
+//! 24-point profile leaves the weekly swing in the residual, where it looks like slow level
+//! and trend changes; a 168-point profile learns each hour of the week from only four or
+//! five values, a noisy estimate that every week repeats. So the main period (the shortest
+//! well-supported one) gets a per-phase profile from all its cycles, and the longer one a
+//! smoothed profile of what remains.
+//!
+//! Each profile is learned from the deviations from a centred moving average over one
+//! period (a `2 x p` average for even `p`, which cancels the periodic component exactly and
+//! follows levels and trends): a level shift or a trend then disturbs only the one cycle
+//! around it, where plain per-phase medians of the values would mix the levels before and
+//! after a shift differently in every phase. Per phase, the deviations within 3 pooled
+//! robust σ of the phase median are averaged: as robust as the median to spikes, but
+//! without wasting a third of the information in Gaussian noise as the median does.
+//!
+//! Noise is often uneven (busier hours, a change of noise level), and a few noisy cycles
+//! would then dominate both the period search and the profiles. So the local noise level is
+//! measured first (median absolute second difference per block of 48 points, which a level,
+//! a trend or a smooth seasonal pattern hardly touches), periods are searched on the series
+//! in units of that noise, and the per-phase means are weighted by its inverse variance.
+//!
+//! The long period is looked for among multiples of the main one (up to 14) (a week of days: the peak
+//! of a smooth cycle's autocorrelation is too broad to place it to the point), on the
+//! differences at lag `main` of what the main profile leaves (they keep a long cycle but
+//! turn a level shift into a short pulse, which would otherwise correlate with itself at
+//! every lag). The best candidate is kept if its profile varies clearly more than its own
+//! estimation noise would make it vary.
+
+use crate::decompose::Seasonality;
+use crate::periods::{MIN_PERIOD, PeriodScratch, detect_period};
+use crate::stats::{lerp, select_percentile, sort_columns};
+
+/// Minimum period score for automatic seasonality (as `decompose`).
+const MIN_SCORE: f64 = 0.6;
+/// The main period is looked for among divisors `p / k` of the detected period, `k <= 8`.
+const MAX_DIVISOR: usize = 8;
+/// A divisor must correlate this much better than its half.
+const MIN_DIP: f64 = 0.1;
+/// Minimum score of a divisor of an accepted period (the period itself scored at least
+/// [`MIN_SCORE`]; noise in part of the series lowers both).
+const MIN_DIVISOR_SCORE: f64 = 0.4;
+/// The long period needs this many cycles.
+const MIN_LONG_CYCLES: usize = 3;
+/// The long period is at most this many main periods (two weeks of days).
+const MAX_LONG_MULTIPLE: usize = 14;
+/// The long profile is kept when its variance exceeds its estimation noise this many times.
+const MIN_LONG_RATIO: f64 = 3.0;
+/// Deviations further than this many pooled σ from their phase's median are not averaged.
+const TRIM_SIGMAS: f64 = 3.0;
+/// Up to this many cycles the phase medians come from sorting all phases at once.
+const NETWORK_MAX_CYCLES: usize = 40;
+/// Block length of the local noise estimate.
+const NOISE_BLOCK: usize = 48;
+/// Median absolute second difference of unit Gaussian noise: `Φ⁻¹(3/4) √6`.
+const SECOND_DIFF_MEDIAN: f64 = 1.652_155_731_404_447;
+
+/// Work buffers of [`seasonal_component`].
+#[derive(Debug, Default)]
+pub(crate) struct SeasonalWork {
+    periods: PeriodScratch,
+    average: Vec<f64>,
+    rest: Vec<f64>,
+    deviation: Vec<f64>,
+    matrix: Vec<f64>,
+    counts: Vec<usize>,
+    sums: Vec<(f64, f64)>,
+    /// Inverse local noise variance per point (see [`local_weights`]).
+    pub weights: Vec<f64>,
+    /// The series' median local noise σ.
+    noise: f64,
+    profile: Vec<f64>,
+    buf: Vec<f64>,
+}
+
+/// The periods of the fitted model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Periods {
+    pub main: Option<usize>,
+    pub long: Option<usize>,
+}
+
+/// Writes the zero-mean seasonal component of `x` (NaN = missing) into `seasonal` (length
+/// of `x`) and returns its periods. `filled` is `x` with its gaps filled.
+pub(crate) fn seasonal_component(
+    x: &[f64],
+    filled: &[f64],
+    seasonality: Seasonality,
+    work: &mut SeasonalWork,
+    seasonal: &mut Vec<f64>,
+) -> Periods {
+    let n = x.len();
+    seasonal.clear();
+    seasonal.resize(n, 0.0);
+    if filled.len() != n {
+        return Periods::default();
+    }
+    let auto = seasonality == Seasonality::Auto;
+    // Periods are detected on the series in units of its local noise (detrended, times the
+    // square root of the local weight), so that a noisy stretch does not drown the cycles
+    // seen in the quiet ones.
+    local_weights(x, NOISE_BLOCK, work);
+    if auto {
+        detrend(filled, &mut work.rest);
+        work.rest.iter_mut().zip(&work.weights).for_each(|(v, w)| *v *= w.sqrt());
+    }
+    let detected = match seasonality {
+        Seasonality::None => None,
+        Seasonality::Period(p) => Some(p),
+        Seasonality::Auto => {
+            let mut detect = |series: &[f64]| {
+                detect_period(series, MIN_PERIOD, n / 2, &mut work.periods)
+                    .filter(|&(_, s)| s >= MIN_SCORE)
+                    .map(|(p, _)| p)
+            };
+            detect(&work.rest).or_else(|| detect(filled))
+        }
+    };
+    let Some(p) = detected.filter(|&p| p >= 2 && p.saturating_mul(2) <= n) else {
+        return Periods::default();
+    };
+    // The best-correlated divisor that is a period by itself is the main period, and p the
+    // long one (24 and 168 when the detector picked the week).
+    let mut main = p;
+    let mut long = None;
+    if auto {
+        let mut best = MIN_DIVISOR_SCORE;
+        for k in 2..=MAX_DIVISOR {
+            let d = p / k;
+            if p % k == 0 && d >= MIN_PERIOD {
+                let score = lag_correlation(&work.rest, d);
+                // A smooth residual correlates well at every short lag; a period must beat
+                // its half.
+                if score >= best && score - lag_correlation(&work.rest, d / 2) >= MIN_DIP {
+                    (best, main, long) = (score, d, Some(p));
+                }
+            }
+        }
+    }
+    work.deviation.clear();
+    centred_average(filled, main, &mut work.average);
+    work.deviation.extend(x.iter().zip(&work.average).map(|(v, a)| v - a));
+    profile(main, work);
+    for (i, s) in seasonal.iter_mut().enumerate() {
+        *s = work.profile[i % main];
+    }
+
+    // What the main profile leaves may hold a longer cycle.
+    work.rest.clear();
+    work.rest.extend(filled.iter().zip(seasonal.iter()).map(|(f, s)| f - s));
+    let max = n / MIN_LONG_CYCLES;
+    if long.is_none() && auto && 2 * main <= max {
+        let diff = &mut work.deviation;
+        diff.clear();
+        diff.extend((0..n).map(|i| if i >= main { work.rest[i] - work.rest[i - main] } else { 0.0 }));
+        diff.iter_mut().zip(&work.weights).for_each(|(d, w)| *d *= w.sqrt());
+        long = (2..=(max / main).min(MAX_LONG_MULTIPLE))
+            .map(|k| (k * main, lag_correlation(diff, k * main)))
+            .fold(
+                None,
+                |best: Option<(usize, f64)>, (q, s)| {
+                    if best.is_some_and(|(_, b)| b >= s) { best } else { Some((q, s)) }
+                },
+            )
+            .filter(|&(_, s)| s > 0.0)
+            .map(|(q, _)| q);
+    }
+    let Some(long) = long.filter(|&q| q.saturating_mul(MIN_LONG_CYCLES) <= n) else {
+        return Periods { main: Some(main), long: None };
+    };
+    centred_average(&work.rest, long, &mut work.average);
+    work.deviation.clear();
+    work.deviation.extend(x.iter().zip(seasonal.iter()).zip(&work.average).map(|((v, s), a)| v - s - a));
+    let per_phase = profile(long, work);
+    // The noise of a phase's value, from the series' typical local noise (the spread
+    // around each phase's own median of four or five values would understate it).
+    let smoothed_noise = smooth(&mut work.profile, &mut work.buf, work.noise * work.noise / per_phase.max(1.0));
+    // What repeats every main period belongs to the main profile (its estimation error would
+    // otherwise look like a long cycle): keep only the part that averages out over the
+    // main phases.
+    if long % main == 0 {
+        let SeasonalWork { profile, buf, .. } = work;
+        buf.clear();
+        buf.resize(main, 0.0);
+        for (ph, v) in profile.iter().enumerate() {
+            buf[ph % main] += v;
+        }
+        let per = (long / main) as f64;
+        for (ph, v) in profile.iter_mut().enumerate() {
+            *v -= buf[ph % main] / per;
+        }
+    }
+    let variance = work.profile.iter().map(|v| v * v).sum::<f64>() / long as f64;
+    if auto && variance.partial_cmp(&(MIN_LONG_RATIO * smoothed_noise)) != Some(std::cmp::Ordering::Greater) {
+        return Periods { main: Some(main), long: None };
+    }
+    for (i, s) in seasonal.iter_mut().enumerate() {
+        *s += work.profile[i % long];
+    }
+    Periods { main: Some(main), long: Some(long) }
+}
+
+/// `work.profile[phase]`: the zero-mean trimmed mean of `work.deviation` (NaN = missing)
+/// per phase (see the module docs). Returns the mean number of values per phase.
+fn profile(period: usize, work: &mut SeasonalWork) -> f64 {
+    let SeasonalWork { deviation, weights, matrix, counts, sums, profile, buf, .. } = work;
+    let n = deviation.len();
+    let cycles = n.div_ceil(period);
+    profile.clear();
+    counts.clear();
+    counts.resize(period, 0);
+    for cycle in deviation.chunks(period) {
+        for (c, d) in counts.iter_mut().zip(cycle) {
+            *c += usize::from(d.is_finite());
+        }
+    }
+    if cycles <= NETWORK_MAX_CYCLES {
+        // One row per cycle; missing values become +inf, which sorts last, so the median of
+        // a column with m values sits at rows (m - 1) / 2 and m / 2.
+        matrix.clear();
+        matrix.extend(deviation.iter().map(|&d| if d.is_finite() { d } else { f64::INFINITY }));
+        matrix.resize(cycles * period, f64::INFINITY);
+        sort_columns(matrix, cycles, period);
+        profile.extend(counts.iter().enumerate().map(|(phase, &m)| {
+            let at = |row: usize| matrix.get(row * period + phase).copied().unwrap_or(0.0);
+            match m {
+                0 => 0.0,
+                _ if m % 2 == 0 => lerp(at(m / 2 - 1), at(m / 2), 0.5),
+                _ => at(m / 2),
+            }
+        }));
+    } else {
+        for phase in 0..period {
+            buf.clear();
+            buf.extend(deviation.iter().skip(phase).step_by(period).copied().filter(|d| d.is_finite()));
+            let m = select_percentile(buf, 50.0);
+            profile.push(if m.is_finite() { m } else { 0.0 });
+        }
+    }
+    // Trimmed weighted mean: deviations within TRIM_SIGMAS local σ of the phase median,
+    // weighted by the inverse local noise variance (a noisy stretch, e.g. after a variance
+    // increase, then does not drown the profile learned from the quiet cycles).
+    sums.clear();
+    sums.resize(period, (0.0, 0.0));
+    for (i, (&d, &w)) in deviation.iter().zip(weights.iter()).enumerate() {
+        let phase = i % period;
+        if (d - profile[phase]).powi(2) * w <= TRIM_SIGMAS * TRIM_SIGMAS {
+            sums[phase].0 += w * d;
+            sums[phase].1 += w;
+        }
+    }
+    for (p, &(sum, weight)) in profile.iter_mut().zip(sums.iter()) {
+        if weight > 0.0 {
+            *p = sum / weight;
+        }
+    }
+    let mean = profile.iter().sum::<f64>() / period.max(1) as f64;
+    profile.iter_mut().for_each(|p| *p -= mean);
+    counts.iter().sum::<usize>() as f64 / period.max(1) as f64
+}
+
+/// `work.weights[i]`: the inverse noise variance around point `i`,
+/// from the median absolute second difference in blocks of `block` points (when it differs
+/// from the series' median by more than a factor 1.5, else the median). Second
+/// differences cancel levels and trends and leave little of a smooth seasonal pattern
+/// (a daily cycle of amplitude `a` on hourly points contributes `0.07 a`), so they measure
+/// the local noise. A block without enough differences takes the series' median.
+fn local_weights(x: &[f64], block: usize, work: &mut SeasonalWork) {
+    let SeasonalWork { weights, buf, matrix, noise, .. } = work;
+    let n = x.len();
+    let block = block.max(4);
+    weights.clear();
+    weights.resize(n, 0.0);
+    matrix.clear();
+    let second = |i: usize| -> f64 {
+        if i < 2 {
+            return f64::NAN;
+        }
+        (x[i] - 2.0 * x[i - 1] + x[i - 2]).abs()
+    };
+    for start in (0..n).step_by(block) {
+        buf.clear();
+        buf.extend((start..(start + block).min(n)).map(second).filter(|d| d.is_finite()));
+        let m = if buf.len() >= 4 { select_percentile(buf, 50.0) } else { f64::NAN };
+        matrix.push(m);
+    }
+    buf.clear();
+    buf.extend(matrix.iter().copied().filter(|m| m.is_finite() && *m > 0.0));
+    let fallback = select_percentile(buf, 50.0);
+    *noise = if fallback.is_finite() { fallback / SECOND_DIFF_MEDIAN } else { 0.0 };
+    for (b, m) in matrix.iter().enumerate() {
+        // Estimates within a factor 1.5 of the median are noise around it: equal weights
+        // (uneven weights from noisy estimates would only make the means noisier).
+        let m = if m.is_finite() && *m > 0.0 && (*m > 1.5 * fallback || *m < fallback / 1.5) { *m } else { fallback };
+        // σ = median|Δ²| / (Φ⁻¹(3/4) √6) for Gaussian noise.
+        let sigma = m / SECOND_DIFF_MEDIAN;
+        let w = if sigma > 0.0 && sigma.is_finite() { 1.0 / (sigma * sigma) } else { 1.0 };
+        weights[b * block..((b + 1) * block).min(n)].fill(w);
+    }
+}
+
+/// Smooths a long profile circularly over `2h + 1` phases (`h` = period / 48, 1 to 6: 7
+/// phases for a week of hours) and returns the estimation variance left of `noise`.
+fn smooth(profile: &mut Vec<f64>, buf: &mut Vec<f64>, noise: f64) -> f64 {
+    let period = profile.len();
+    if period < 8 {
+        return noise;
+    }
+    let half = (period / 48).clamp(1, 6);
+    let width = 2 * half + 1;
+    buf.clear();
+    buf.extend(
+        (0..period)
+            .map(|phase| (0..width).map(|j| profile[(phase + period + j - half) % period]).sum::<f64>() / width as f64),
+    );
+    std::mem::swap(profile, buf);
+    noise / width as f64
+}
+
+/// `x` minus its least-squares line.
+fn detrend(x: &[f64], out: &mut Vec<f64>) {
+    out.clear();
+    let n = x.len() as f64;
+    let mt = (n - 1.0) / 2.0;
+    let my = x.iter().sum::<f64>() / n.max(1.0);
+    let (sxx, sxy) = x.iter().enumerate().fold((0.0, 0.0), |(sxx, sxy), (i, &v)| {
+        let dt = i as f64 - mt;
+        (sxx + dt * dt, sxy + dt * (v - my))
+    });
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    out.extend(x.iter().enumerate().map(|(i, &v)| v - my - slope * (i as f64 - mt)));
+}
+
+/// Correlation of `a` with itself `lag` points later, normalised by the energies of the two
+/// overlapping parts (as [`crate::periods`] scores periods); 0 when undefined.
+fn lag_correlation(a: &[f64], lag: usize) -> f64 {
+    let (Some(head), Some(tail)) = (a.get(..a.len().saturating_sub(lag)), a.get(lag..)) else {
+        return 0.0;
+    };
+    // Four independent lanes, so the sums vectorise.
+    let (mut xy, mut xx, mut yy) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
+    let (hc, tc) = (head.chunks_exact(4), tail.chunks_exact(4));
+    let (hr, tr) = (hc.remainder(), tc.remainder());
+    for (h, t) in hc.zip(tc) {
+        for k in 0..4 {
+            xy[k] += h[k] * t[k];
+            xx[k] += h[k] * h[k];
+            yy[k] += t[k] * t[k];
+        }
+    }
+    for (x, y) in hr.iter().zip(tr) {
+        xy[0] += x * y;
+        xx[0] += x * x;
+        yy[0] += y * y;
+    }
+    let sum = |v: [f64; 4]| (v[0] + v[1]) + (v[2] + v[3]);
+    let r = sum(xy) / (sum(xx) * sum(yy)).sqrt();
+    if r.is_finite() { r } else { 0.0 }
+}
+
+/// Centred moving average of `x` (complete) over one period: a `2 x p` average for even
+/// `p` (half weight on the two ends), which cancels any `p`-periodic component exactly.
+/// Points within half a period of either end take the nearest complete average.
+fn centred_average(x: &[f64], period: usize, out: &mut Vec<f64>) {
+    let n = x.len();
+    out.clear();
+    out.resize(n, 0.0);
+    let half = period / 2;
+    let width = 2 * half + 1;
+    if n < width || period == 0 {
+        let mean = x.iter().sum::<f64>() / n.max(1) as f64;
+        out.fill(mean);
+        return;
+    }
+    let inv = 1.0 / period as f64;
+    let mut sum: f64 = x[..width].iter().sum();
+    for i in half..n - half {
+        if i > half {
+            sum += x[i + half] - x[i - half - 1];
+        }
+        let (first, last) = (x[i - half], x[i + half]);
+        out[i] = if period.is_multiple_of(2) { (sum - 0.5 * (first + last)) * inv } else { sum * inv };
+    }
+    let (head, tail) = (out[half], out[n - half - 1]);
+    out[..half].fill(head);
+    out[n - half..].fill(tail);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fill::{Fill, fill_gaps};
+    use crate::synthetic::{Seasonal, SyntheticSpec, generate_series};
+
+    fn periods_of(spec: &SyntheticSpec, seed: u64) -> Periods {
+        let (x, _) = generate_series(spec, None, seed);
+        let mut filled = x.clone();
+        fill_gaps(&mut filled, Fill::Linear);
+        let (mut work, mut seasonal) = (SeasonalWork::default(), Vec::new());
+        seasonal_component(&x, &filled, Seasonality::Auto, &mut work, &mut seasonal)
+    }
+
+    #[test]
+    fn finds_daily_and_weekly_cycles() {
+        let spec = SyntheticSpec::default();
+        for seed in 0..10 {
+            assert_eq!(periods_of(&spec, seed), Periods { main: Some(24), long: Some(168) }, "seed {seed}");
+        }
+        let daily = SyntheticSpec { seasonality: vec![Seasonal { period: 24, amplitude: 8.0 }], ..spec.clone() };
+        for seed in 0..10 {
+            assert_eq!(periods_of(&daily, seed), Periods { main: Some(24), long: None }, "seed {seed}");
+        }
+        let none = SyntheticSpec { seasonality: vec![], ..spec };
+        assert_eq!(periods_of(&none, 1), Periods::default());
+    }
+
+    #[test]
+    fn centred_average_cancels_the_period() {
+        let x: Vec<f64> = (0..100).map(|i| [1.0, 5.0, 3.0, 7.0][i % 4] + 0.5 * i as f64).collect();
+        let mut avg = Vec::new();
+        centred_average(&x, 4, &mut avg);
+        for (i, a) in avg.iter().enumerate().take(98).skip(2) {
+            assert!((a - (4.0 + 0.5 * i as f64)).abs() < 1e-9, "{i}");
+        }
+        centred_average(&[1.0, 2.0], 4, &mut avg);
+        assert_eq!(avg, [1.5, 1.5]);
+        assert_eq!(lag_correlation(&[1.0, 2.0], 5), 0.0);
+    }
+}
