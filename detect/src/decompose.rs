@@ -107,6 +107,8 @@ struct Work {
     medians: Vec<f64>,
     counts: Vec<usize>,
     scaled: Vec<f64>,
+    /// The learning values with gaps filled, for period detection.
+    filled: Vec<f64>,
 }
 
 /// Output of [`decompose_anomalies`].
@@ -183,7 +185,7 @@ fn decompose_with(values: &[f64], params: &DecomposeParams, out: &mut Decomposit
     };
     let learning = x.get(..learn).unwrap_or(&[]);
 
-    out.period = choose_period(learning, params, &mut work.periods);
+    out.period = choose_period(learning, params, &mut work.periods, &mut work.filled);
     if let Some(p) = out.period {
         seasonal_medians(learning, p, work);
         for chunk in out.seasonal.chunks_mut(p) {
@@ -209,14 +211,31 @@ fn decompose_with(values: &[f64], params: &DecomposeParams, out: &mut Decomposit
     work.scaled = scaled;
 }
 
-fn choose_period(learning: &[f64], params: &DecomposeParams, periods: &mut PeriodScratch) -> Option<usize> {
+/// Period detection sees gaps filled linearly: a handful of NaNs otherwise sends it down its
+/// slow gap-aware path (2.5x the cost per series) for the same answer.
+fn choose_period(
+    learning: &[f64],
+    params: &DecomposeParams,
+    periods: &mut PeriodScratch,
+    filled: &mut Vec<f64>,
+) -> Option<usize> {
     let n = learning.len();
     match params.seasonality {
         Seasonality::None => None,
         Seasonality::Period(p) => (p >= 1 && p <= n / 2).then_some(p),
-        Seasonality::Auto => detect_period(learning, MIN_PERIOD, n / 2, periods)
-            .filter(|&(_, score)| score >= params.seasonality_threshold)
-            .map(|(p, _)| p),
+        Seasonality::Auto => {
+            let input = if learning.iter().any(|value| value.is_nan()) {
+                filled.clear();
+                filled.extend_from_slice(learning);
+                crate::fill::fill_gaps(filled, crate::fill::Fill::Linear);
+                filled.as_slice()
+            } else {
+                learning
+            };
+            detect_period(input, MIN_PERIOD, n / 2, periods)
+                .filter(|&(_, score)| score >= params.seasonality_threshold)
+                .map(|(p, _)| p)
+        }
     }
 }
 

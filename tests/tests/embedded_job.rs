@@ -63,7 +63,7 @@ async fn finds_injected_spikes_and_dips_and_commits_a_readable_delta_table() -> 
     assert_eq!(table.count, status.metrics.anomalies);
     assert_eq!(table.duckdb_count, table.count);
     assert!(
-        table.rows.iter().all(|row| row.stage == "anomalies" && row.detector == "decompose" && row.region.is_some())
+        table.rows.iter().all(|row| row.stage == "anomalies" && row.detector == "ensemble" && row.region.is_some())
     );
 
     let flagged: BTreeSet<(String, i64, i64)> =
