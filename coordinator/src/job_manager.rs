@@ -75,6 +75,8 @@ pub(crate) struct Job {
     pub(crate) commit_finished: Option<Instant>,
     /// Since when runnable tasks have found no worker at all.
     pub(crate) starved_since: Option<Instant>,
+    /// Whether workers have been told to delete the job's shuffle files.
+    pub(crate) cleaned_up: bool,
 }
 
 impl Job {
@@ -105,6 +107,7 @@ impl Job {
             commit_started: None,
             commit_finished: None,
             starved_since: None,
+            cleaned_up: false,
         }
     }
 
@@ -129,6 +132,19 @@ pub(crate) struct State {
     pub(crate) registry: WorkerRegistry,
     /// Task attempts to stop, delivered to each worker with its next heartbeat.
     pub(crate) cancels: BTreeMap<WorkerId, Vec<(TaskId, u32)>>,
+    /// Ended jobs whose shuffle files each worker should delete, delivered with its heartbeat.
+    pub(crate) cleanups: BTreeMap<WorkerId, Vec<JobId>>,
+}
+
+/// What a worker learns from its heartbeat.
+#[derive(Debug, Default)]
+pub struct Heartbeat {
+    /// False: the coordinator does not know the worker, which must register again.
+    pub known: bool,
+    /// Task attempts to stop.
+    pub cancels: Vec<(TaskId, u32)>,
+    /// Ended jobs whose shuffle files to delete.
+    pub finished_jobs: Vec<JobId>,
 }
 
 /// One line of `fathom jobs`.
@@ -349,12 +365,13 @@ impl JobManager {
 
     /// Returns whether the worker is known (else it must register again) and the task
     /// attempts it must stop.
-    pub fn heartbeat(&self, worker_id: &WorkerId) -> Result<(bool, Vec<(TaskId, u32)>), CoordinatorError> {
+    pub fn heartbeat(&self, worker_id: &WorkerId) -> Result<Heartbeat, CoordinatorError> {
         self.require_leader()?;
         let mut state = self.lock();
         let known = state.registry.heartbeat(worker_id);
         let cancels = state.cancels.remove(worker_id).unwrap_or_default();
-        Ok((known, cancels))
+        let finished_jobs = state.cleanups.remove(worker_id).unwrap_or_default();
+        Ok(Heartbeat { known, cancels, finished_jobs })
     }
 
     /// Stops a job: no new tasks, running ones told to stop, nothing committed. A job that is
@@ -548,7 +565,16 @@ impl JobManager {
         if state.epoch.is_none() {
             return Vec::new();
         }
-        let State { jobs, order, registry, .. } = &mut *state;
+        let State { jobs, order, registry, cleanups, .. } = &mut *state;
+        // Ended jobs: every worker may hold shuffle files of theirs, which are now garbage.
+        for (job_id, job) in jobs.iter_mut() {
+            if job.state.is_terminal() && !job.cleaned_up {
+                job.cleaned_up = true;
+                for worker_id in registry.worker_ids() {
+                    cleanups.entry(worker_id).or_default().push(job_id.clone());
+                }
+            }
+        }
         let mut launches = Vec::new();
         let no_workers = registry.is_empty();
         for job_id in order.iter() {

@@ -81,6 +81,12 @@ impl JobManager {
                     .jobs
                     .iter()
                     .filter_map(|(job_id, job)| {
+                        // A finished job whose end is recorded never changes again.
+                        let recorded =
+                            job.persisted.as_ref().is_some_and(|record| record.state == state_name(job.state));
+                        if job.state.is_terminal() && recorded {
+                            return None;
+                        }
                         let record = record_of(job_id, job);
                         (job.persisted.as_ref() != Some(&record)).then_some(record)
                     })

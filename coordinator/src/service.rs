@@ -63,13 +63,14 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
-        let (known, cancels) =
-            self.check(self.manager.heartbeat(&WorkerId::new(request.into_inner().worker_id))).await?;
-        let cancel = cancels
+        let heartbeat = self.check(self.manager.heartbeat(&WorkerId::new(request.into_inner().worker_id))).await?;
+        let cancel = heartbeat
+            .cancels
             .iter()
             .map(|(task_id, attempt)| pb::TaskAttempt { task_id: Some(task_id.into()), attempt: *attempt })
             .collect();
-        Ok(Response::new(pb::HeartbeatResponse { reregister: !known, cancel }))
+        let finished_jobs = heartbeat.finished_jobs.iter().map(ToString::to_string).collect();
+        Ok(Response::new(pb::HeartbeatResponse { reregister: !heartbeat.known, cancel, finished_jobs }))
     }
 
     #[instrument(skip_all, fields(worker_id = %request.get_ref().worker_id))]

@@ -68,6 +68,10 @@ impl WorkerRegistry {
         }
     }
 
+    pub fn worker_ids(&self) -> Vec<WorkerId> {
+        self.workers.keys().cloned().collect()
+    }
+
     pub fn total_slots(&self) -> u32 {
         self.workers.values().map(|entry| entry.slots).sum()
     }

@@ -156,3 +156,18 @@ async fn cancel_stops_every_task_and_commits_nothing() -> anyhow::Result<()> {
     assert!(!data.path().join("lake/anomalies/_delta_log").exists(), "a cancelled job commits nothing");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shuffle_files_are_deleted_when_the_job_ends() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let spec = dataset(data.path(), 40, 3)?;
+    let cluster = Cluster::builder().workers(2).slots(1).start()?;
+    let job = cluster.submit(&spec).await?;
+    let status = cluster.wait_for_end(&job, Duration::from_secs(60)).await?;
+    assert_eq!(status.state, JobState::Succeeded, "{:?}", status.error);
+    for index in 0..2 {
+        let directory = cluster.dir().join(format!("shuffle-{index}")).join(job.as_str());
+        eventually(Duration::from_secs(10), "the job's shuffle files to be deleted", || !directory.exists())?;
+    }
+    Ok(())
+}

@@ -189,6 +189,7 @@ async fn register_and_heartbeat(context: Arc<WorkerContext>, address: String) {
                     let response = response.into_inner();
                     registered = !response.reregister;
                     cancel_attempts(&context, response.cancel);
+                    delete_shuffle_files(&context, response.finished_jobs);
                 }
                 Err(status) => {
                     warn!(%status, "heartbeat failed, trying the next coordinator");
@@ -211,5 +212,21 @@ fn cancel_attempts(context: &WorkerContext, attempts: Vec<pb::TaskAttempt>) {
             info!(attempt = attempt.attempt, "cancelling task");
             flag.cancel();
         }
+    }
+}
+
+/// Deletes the shuffle files of ended jobs (on a blocking thread: it is file-system work).
+fn delete_shuffle_files(context: &WorkerContext, jobs: Vec<String>) {
+    for job in jobs {
+        // Job ids are names the coordinator made; refuse anything that could leave the root.
+        if job.is_empty() || job.contains('/') || job.contains("..") {
+            continue;
+        }
+        let directory = context.config.shuffle_dir.join(&job);
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&directory) {
+            Ok(()) => info!(directory = %directory.display(), "deleted shuffle files of an ended job"),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => warn!(%error, directory = %directory.display(), "cannot delete shuffle files"),
+        });
     }
 }
