@@ -22,6 +22,9 @@ pub enum CoordinatorError {
     #[error("job {job_id} is committing its results and can no longer be cancelled")]
     CommitInProgress { job_id: String },
 
+    #[error("cannot record the job in the state store: {reason}")]
+    Persist { reason: String },
+
     #[error("this coordinator is a standby, not the leader")]
     NotLeader,
 
@@ -74,6 +77,7 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::ProtocolMismatch { .. }
             | CoordinatorError::CommitInProgress { .. }
             | CoordinatorError::NotLeader => tonic::Status::failed_precondition(message),
+            CoordinatorError::Persist { .. } => tonic::Status::unavailable(message),
             CoordinatorError::ListInput(_)
             | CoordinatorError::Plan(_)
             | CoordinatorError::OpenTable { .. }

@@ -146,6 +146,31 @@ impl JobManager {
         }
     }
 
+    /// Submits a job and writes its record before returning, so that a job id handed to a
+    /// client survives the leader dying right after.
+    pub async fn submit_durably(self: &Arc<Self>, spec_toml: &str) -> Result<JobId, CoordinatorError> {
+        let job_id = self.submit(spec_toml)?;
+        let pending = {
+            let state = self.lock();
+            state.epoch.zip(state.jobs.get(&job_id).map(|job| record_of(&job_id, job)))
+        };
+        if let Some((epoch, record)) = pending {
+            if let Err(error) = self.store().put_job(epoch, &record).await {
+                // The client is told the submission failed, so the job must not run behind its back.
+                if let Some(job) = self.lock().jobs.get_mut(&job_id) {
+                    job.fail(format!("cannot record the job in the state store: {error}"));
+                }
+                return Err(CoordinatorError::Persist { reason: error.to_string() });
+            }
+            if let Some(job) = self.lock().jobs.get_mut(&job_id)
+                && job.persisted.is_none()
+            {
+                job.persisted = Some(record);
+            }
+        }
+        Ok(job_id)
+    }
+
     /// Refuses to act unless this coordinator leads.
     pub fn require_leader(&self) -> Result<(), CoordinatorError> {
         if self.lock().epoch.is_some() { Ok(()) } else { Err(CoordinatorError::NotLeader) }
@@ -196,5 +221,57 @@ impl Job {
             if terminal { BTreeMap::new() } else { record.completed_stages.clone() },
             Instant::now(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::job_manager::{JobManager, SchedulerConfig};
+    use crate::state_store::{InMemoryStore, StateStore};
+
+    const SPEC: &str = r#"
+version = 1
+name = "durable"
+[source]
+uri = "/nonexistent/raw"
+series_key = ["id"]
+timestamp = "ts"
+value = "value"
+[window]
+start = "2026-01-05T00:00:00Z"
+end = "2026-01-06T00:00:00Z"
+[[stage]]
+id = "hourly"
+op = "make_series"
+input = "source"
+step = "1h"
+[[stage]]
+id = "found"
+op = "detect"
+input = "hourly"
+[[sink]]
+kind = "lake"
+input = ["found"]
+uri = "/nonexistent/lake"
+"#;
+
+    #[tokio::test]
+    async fn a_submitted_job_is_recorded_before_its_id_is_returned() {
+        let store = Arc::new(InMemoryStore::default());
+        let manager = JobManager::new(SchedulerConfig::default(), store.clone(), "me".to_string());
+        tokio::spawn(manager.clone().run_leadership());
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !manager.is_leader() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("leads");
+        let job_id = manager.submit_durably(SPEC).await.expect("submitted");
+        let records = store.list_jobs().await.expect("list");
+        assert!(records.iter().any(|record| record.job_id == job_id.as_str()), "{records:?}");
     }
 }

@@ -37,7 +37,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<pb::SubmitJobRequest>,
     ) -> Result<Response<pb::SubmitJobResponse>, Status> {
-        let job_id = self.check(self.manager.submit(&request.into_inner().spec_toml)).await?;
+        let job_id = self.check(self.manager.submit_durably(&request.into_inner().spec_toml).await).await?;
         Ok(Response::new(pb::SubmitJobResponse { job_id: job_id.to_string() }))
     }
 
