@@ -42,13 +42,23 @@ pub fn resolve_url(uri: &str) -> Result<Url> {
 
 pub fn open(uri: &str) -> Result<Location> {
     let url = resolve_url(uri)?;
-    if url.scheme() != "file" {
-        return Err(CoreError::InvalidUri {
-            uri: uri.to_string(),
-            reason: format!("{}:// storage is not supported in this build yet; use file:// or a path", url.scheme()),
-        });
-    }
-    let (store, path) = object_store::parse_url(&url)
+    let options: Vec<(String, String)> = match url.scheme() {
+        "file" => Vec::new(),
+        // The standard AWS_* variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+        // AWS_ENDPOINT for S3-compatible stores, AWS_ALLOW_HTTP=true for plain HTTP), as the AWS
+        // tools read them.
+        "s3" | "s3a" => std::env::vars()
+            .filter(|(name, _)| name.starts_with("AWS_"))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect(),
+        other => {
+            return Err(CoreError::InvalidUri {
+                uri: uri.to_string(),
+                reason: format!("{other}:// storage is not supported in this build yet; use file://, s3:// or a path"),
+            });
+        }
+    };
+    let (store, path) = object_store::parse_url_opts(&url, options)
         .map_err(|source| CoreError::OpenStore { uri: uri.to_string(), source: Box::new(source) })?;
     Ok(Location { store: Arc::from(store), path, url })
 }
@@ -103,7 +113,7 @@ mod tests {
         assert_eq!(resolve_url("/data/raw").expect("abs").as_str(), "file:///data/raw");
         let relative = resolve_url("raw").expect("relative");
         assert!(relative.as_str().starts_with("file:///") && relative.as_str().ends_with("/raw"));
-        assert!(open("s3://bucket/x").is_err());
+        assert!(open("gs://bucket/x").is_err());
     }
 
     #[tokio::test]

@@ -95,6 +95,8 @@ pub struct ClusterBuilder {
     worker_env: Vec<(String, String)>,
     coordinators: usize,
     etcd: Option<String>,
+    /// Environment for every process, coordinators and workers alike.
+    env: Vec<(String, String)>,
 }
 
 impl Default for ClusterBuilder {
@@ -108,6 +110,7 @@ impl Default for ClusterBuilder {
             worker_env: Vec::new(),
             coordinators: 1,
             etcd: None,
+            env: Vec::new(),
         }
     }
 }
@@ -137,6 +140,12 @@ impl ClusterBuilder {
     pub fn coordinators_with_etcd(mut self, coordinators: usize, endpoint: &str) -> Self {
         self.coordinators = coordinators;
         self.etcd = Some(endpoint.to_string());
+        self
+    }
+
+    /// Environment variables for every process (e.g. object-store credentials).
+    pub fn env(mut self, variables: Vec<(String, String)>) -> Self {
+        self.env.extend(variables);
         self
     }
 
@@ -173,7 +182,7 @@ impl ClusterBuilder {
         let mut urls = Vec::new();
         for index in 0..self.coordinators.max(1) {
             let (child, address) =
-                spawn("fathom-coordinator", &args, &[], &dir.path().join(format!("coordinator-{index}.log")))?;
+                spawn("fathom-coordinator", &args, &self.env, &dir.path().join(format!("coordinator-{index}.log")))?;
             coordinators.push(Some(child));
             urls.push(format!("http://{address}"));
         }
@@ -253,7 +262,8 @@ impl Cluster {
             "--shuffle-dir".into(),
             self.dir.path().join(format!("shuffle-{index}")).display().to_string(),
         ];
-        let (child, _) = spawn("fathom-worker", &args, &self.builder.worker_env, &self.worker_log(index))?;
+        let env: Vec<(String, String)> = self.builder.env.iter().chain(&self.builder.worker_env).cloned().collect();
+        let (child, _) = spawn("fathom-worker", &args, &env, &self.worker_log(index))?;
         if index >= self.workers.len() {
             self.workers.resize_with(index + 1, || None);
         }

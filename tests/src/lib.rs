@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod etcd;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,52 @@
+//! Raw telemetry read from a real S3-compatible server (moto_server on loopback) with the
+//! standard AWS_* variables, by a coordinator and workers as separate processes.
+
+use std::time::Duration;
+
+use fathom_client::generate::{GenOptions, generate};
+use fathom_client::{EmbeddedOptions, run_embedded};
+use fathom_core::job::JobState;
+use fathom_tests::cluster::Cluster;
+use fathom_tests::s3::S3Server;
+use fathom_tests::{anomaly_rows, demo_spec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_reads_its_source_from_s3_and_finds_what_it_finds_locally() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let options = GenOptions {
+        series: 60,
+        days: 4,
+        step_micros: 600_000_000,
+        start_micros: 1_767_571_200_000_000,
+        out: data.path().to_path_buf(),
+        seed: 3,
+        anomaly_fraction: 0.3,
+    };
+    generate(&options, &|_, _| {})?;
+    let local_spec = demo_spec(data.path()).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-09T00:00:00Z\"");
+    let reference =
+        run_embedded(&local_spec.replace("/lake/anomalies", "/lake/local"), EmbeddedOptions::default()).await?;
+    assert_eq!(reference.state, JobState::Succeeded, "{:?}", reference.error);
+
+    let s3 = S3Server::start()?;
+    let uploaded = s3.upload("telemetry", "raw", &data.path().join("raw"))?;
+    assert_eq!(uploaded, 4);
+    let raw = format!("\"{}/raw/\"", data.path().display());
+    let s3_spec = local_spec.replace(&raw, "\"s3://telemetry/raw/\"").replace("/lake/anomalies", "/lake/from-s3");
+    assert!(s3_spec.contains("s3://telemetry/raw/"));
+    let cluster = Cluster::builder().workers(2).env(s3.env()).start()?;
+    let job = cluster.submit(&s3_spec).await?;
+    let status = cluster.wait_for_end(&job, Duration::from_secs(60)).await?;
+    assert_eq!(status.state, JobState::Succeeded, "{:?}", status.error);
+    assert_eq!(status.metrics.files_read, 4);
+    assert_eq!(status.metrics.rows_read, reference.metrics.rows_read);
+    assert_eq!(anomaly_rows(&data.path().join("lake/from-s3"))?, anomaly_rows(&data.path().join("lake/local"))?);
+
+    // A bucket that does not exist fails the job with its URI in the message.
+    let missing = cluster.submit(&s3_spec.replace("s3://telemetry/", "s3://no-such-bucket/")).await?;
+    let status = cluster.wait_for_end(&missing, Duration::from_secs(60)).await?;
+    assert_eq!(status.state, JobState::Failed);
+    let error = status.error.unwrap_or_default();
+    assert!(error.contains("s3://no-such-bucket/raw/"), "{error}");
+    Ok(())
+}
