@@ -51,12 +51,9 @@ pub async fn follow(client: &mut CoordinatorServiceClient<Channel>, job_id: &Job
     let terminal = std::io::stderr().is_terminal();
     let mut reported_done: Vec<String> = Vec::new();
     loop {
-        let wire = client
-            .get_job_status(pb::GetJobStatusRequest { job_id: job_id.to_string() })
+        let status = crate::remote::status(client, job_id.as_str())
             .await
-            .map_err(|status| anyhow!("cannot read the status of job {job_id}: {}", status.message()))?
-            .into_inner();
-        let status = JobStatus::try_from(wire).context("the coordinator sent a malformed status")?;
+            .with_context(|| format!("cannot read the status of job {job_id}"))?;
         let mut stderr = std::io::stderr().lock();
         if terminal {
             let _ = write!(stderr, "\r\x1b[2K{}", progress_line(&status));

@@ -23,21 +23,6 @@ use crate::worker_registry::WorkerRegistry;
 /// How often changed job records are written.
 const PERSIST_INTERVAL: Duration = Duration::from_millis(200);
 
-fn state_name(state: JobState) -> &'static str {
-    state.name()
-}
-
-fn state_from_name(name: &str) -> JobState {
-    match name {
-        "succeeded" => JobState::Succeeded,
-        "failed" => JobState::Failed,
-        "cancelled" => JobState::Cancelled,
-        "committing" => JobState::Committing,
-        "running" => JobState::Running,
-        _ => JobState::Planning,
-    }
-}
-
 impl JobManager {
     /// Campaigns for leadership, leads until the leadership is lost, and campaigns again.
     pub async fn run_leadership(self: Arc<Self>) {
@@ -82,8 +67,7 @@ impl JobManager {
                     .iter()
                     .filter_map(|(job_id, job)| {
                         // A finished job whose end is recorded never changes again.
-                        let recorded =
-                            job.persisted.as_ref().is_some_and(|record| record.state == state_name(job.state));
+                        let recorded = job.persisted.as_ref().is_some_and(|record| record.state == job.state.name());
                         if job.state.is_terminal() && recorded {
                             return None;
                         }
@@ -113,7 +97,8 @@ impl JobManager {
     fn restore(self: Arc<Self>, records: Vec<JobRecord>) {
         for record in records {
             let job_id = JobId::new(record.job_id.clone());
-            let state = state_from_name(&record.state);
+            // An unknown name is from a newer build; planning it again is the safe reading.
+            let state = JobState::from_name(&record.state).unwrap_or(JobState::Planning);
             let spec = JobSpec::from_toml(&record.spec_toml).map(|mut spec| {
                 spec.source.uri = record.source_uri.clone();
                 for (SinkSpec::Lake(sink), uri) in spec.sinks.iter_mut().zip(&record.sink_uris) {
@@ -199,7 +184,7 @@ fn record_of(job_id: &JobId, job: &Job) -> JobRecord {
         spec_toml: job.spec_toml.clone(),
         source_uri: job.source_uri.clone(),
         sink_uris: job.sink_uris.clone(),
-        state: state_name(job.state).to_string(),
+        state: job.state.name().to_string(),
         error: job.error.clone(),
         partitions: job.graph.as_ref().map(|graph| graph.plan.shuffles.first().map_or(1, |shuffle| shuffle.partitions)),
         completed_stages,

@@ -28,6 +28,20 @@ impl JobState {
             JobState::Cancelled => "cancelled",
         }
     }
+
+    /// The inverse of [`JobState::name`].
+    pub fn from_name(name: &str) -> Option<JobState> {
+        [
+            JobState::Planning,
+            JobState::Running,
+            JobState::Committing,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+        ]
+        .into_iter()
+        .find(|state| state.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

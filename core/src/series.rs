@@ -108,6 +108,8 @@ impl SeriesMerger {
             series.column(column).as_string_opt::<i32>().ok_or_else(|| shuffle_error("series columns must be utf8"))
         };
         let names = text(0)?;
+        let key_arrays = (1..=self.key_columns.len()).map(text).collect::<Result<Vec<_>>>()?;
+        let tag_arrays = (1 + self.key_columns.len()..expected_columns).map(text).collect::<Result<Vec<_>>>()?;
         let mut local_to_global = Vec::with_capacity(series.num_rows());
         for row in 0..series.num_rows() {
             let key = names.value(row);
@@ -117,17 +119,13 @@ impl SeriesMerger {
                     let global = self.keys.len() as u32;
                     self.index.insert(key.to_string(), global);
                     self.keys.push(key.to_string());
-                    let mut values = Vec::with_capacity(self.key_columns.len());
-                    for column in 0..self.key_columns.len() {
-                        values.push(text(1 + column)?.value(row).to_string());
-                    }
-                    self.key_values.push(values);
-                    let mut tags = Vec::with_capacity(self.tag_columns.len());
-                    for column in 0..self.tag_columns.len() {
-                        let array = text(1 + self.key_columns.len() + column)?;
-                        tags.push((!array.is_null(row)).then(|| array.value(row).to_string()));
-                    }
-                    self.tags.push(tags);
+                    self.key_values.push(key_arrays.iter().map(|array| array.value(row).to_string()).collect());
+                    self.tags.push(
+                        tag_arrays
+                            .iter()
+                            .map(|array| (!array.is_null(row)).then(|| array.value(row).to_string()))
+                            .collect(),
+                    );
                     self.states.resize(self.states.len() + self.buckets, BucketState::EMPTY);
                     global
                 }

@@ -14,7 +14,7 @@ use parquet::file::properties::WriterProperties;
 use tokio::runtime::Handle;
 
 use crate::error::WorkerError;
-use crate::shuffle::{fetch_remote, read_local};
+use crate::shuffle::{ShuffleConnections, fetch_remote, read_local};
 use crate::{CancelFlag, WorkerContext};
 
 /// Anomalies reported per task for the job summary.
@@ -29,12 +29,21 @@ pub fn run_reduce(
 ) -> Result<TaskOutput, WorkerError> {
     let mut merger = SeriesMerger::new(&task.shuffle, task.window);
     let (shuffle_id, partition) = (task.shuffle.shuffle_id, task.partition);
+    let mut connections = ShuffleConnections::default();
     for input in &task.inputs {
         cancel.check()?;
         let (series, points) = if input.worker_id == context.config.worker_id {
             read_local(&context.config.shuffle_dir, &input.directory, shuffle_id, partition)?
         } else {
-            fetch_remote(runtime, &input.worker_id, &input.address, &input.directory, shuffle_id, partition)?
+            fetch_remote(
+                runtime,
+                &mut connections,
+                &input.worker_id,
+                &input.address,
+                &input.directory,
+                shuffle_id,
+                partition,
+            )?
         };
         merger.add(&series, &points).map_err(|error| WorkerError::Merge(Box::new(error)))?;
     }

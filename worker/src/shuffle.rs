@@ -18,7 +18,7 @@ use arrow_flight::FlightClient;
 use fathom_core::aggregate::PartitionOutput;
 use futures::TryStreamExt;
 use tokio::runtime::Handle;
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::error::WorkerError;
 
@@ -84,9 +84,15 @@ pub fn read_local(
     Ok((series, points))
 }
 
+/// Flight connections of one reduce task, one per producing worker: a reducer reads many map
+/// outputs from each worker, and a connection per map output would be as many handshakes.
+#[derive(Default)]
+pub struct ShuffleConnections(std::collections::HashMap<String, Channel>);
+
 /// Fetches one partition of a map task's output from the worker that produced it.
 pub fn fetch_remote(
     runtime: &Handle,
+    connections: &mut ShuffleConnections,
     worker_id: &str,
     address: &str,
     directory: &str,
@@ -99,12 +105,19 @@ pub fn fetch_remote(
         reason,
     };
     runtime.block_on(async {
-        let channel = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|error| failed(error.to_string()))?
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .connect()
-            .await
-            .map_err(|error| failed(error.to_string()))?;
+        let channel = match connections.0.get(address) {
+            Some(channel) => channel.clone(),
+            None => {
+                let channel = Endpoint::from_shared(format!("http://{address}"))
+                    .map_err(|error| failed(error.to_string()))?
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .connect()
+                    .await
+                    .map_err(|error| failed(error.to_string()))?;
+                connections.0.insert(address.to_string(), channel.clone());
+                channel
+            }
+        };
         let mut client = FlightClient::new(channel);
         let mut parts = Vec::with_capacity(2);
         for part in ["series", "points"] {

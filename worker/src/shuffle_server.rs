@@ -84,9 +84,15 @@ impl FlightService for ShuffleFlightService {
             ticket.partition,
             &ticket.part,
         ));
-        let file = std::fs::File::open(&path)
-            .map_err(|error| Status::not_found(format!("shuffle file {}: {error}", path.display())))?;
-        let reader = FileReader::try_new(file, None).map_err(|error| Status::internal(error.to_string()))?;
+        // Opening the file and reading its footer is disk I/O: not on an async worker thread.
+        let opened = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)
+                .map_err(|error| Status::not_found(format!("shuffle file {}: {error}", path.display())))?;
+            FileReader::try_new(file, None).map_err(|error| Status::internal(error.to_string()))
+        })
+        .await
+        .map_err(|error| Status::internal(error.to_string()))?;
+        let reader = opened?;
         let schema = reader.schema();
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         tokio::task::spawn_blocking(move || {
