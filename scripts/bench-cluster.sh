@@ -5,7 +5,8 @@
 #   2. the demo job (10,000 series x 30 days, from scripts/bench-demo.sh's data) on that
 #      cluster vs embedded, 3 runs each, medians;
 #   3. dispatching and running a 10,000-task scan stage of near-no-op tasks (one tiny file each)
-#      on a coordinator and 2 workers with 4 slots each: the scan stage's elapsed time.
+#      on a coordinator and 2 workers with 4 slots each: the scan stage's elapsed time, median
+#      of 5 runs.
 # Usage: bash scripts/bench-cluster.sh [RUNS]   (data in $FATHOM_BENCH_DIR, default /tmp/fathom-bench)
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -46,22 +47,33 @@ rm -rf tiny && mkdir -p tiny/raw/date=2026-01-05
 one=$(ls tiny-src/raw/date=2026-01-05/*.parquet | head -1)
 for index in $(seq -w 0 9999); do cp "$one" "tiny/raw/date=2026-01-05/part-$index.parquet"; done
 sed -e 's|"fathom-demo/|"tiny/|' -e 's|end = "2026-02-04T00:00:00Z"|end = "2026-01-06T00:00:00Z"|' "$repo/examples/demo.toml" > tiny.toml
-"$bin/fathom-coordinator" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --target-scan-bytes 1 --partitions 2 > coordinator2.out 2> coordinator2.log &
-pids=($!)
-for _ in $(seq 50); do grep -q "listening on" coordinator2.out 2>/dev/null && break; sleep 0.1; done
-url2="http://$(sed -n 's/.*listening on //p' coordinator2.out | head -1)"
-for index in 0 1; do
-  "$bin/fathom-worker" --coordinator "$url2" --slots 4 --shuffle-dir "$dir/shuffle2-$index" --worker-id "many-$index" > /dev/null 2> "worker2-$index.log" &
-  pids+=($!)
+# A fresh cluster per run, so that no run pays for cleaning up after the previous one. Shuffle
+# files go to tmpfs when there is one ($FATHOM_BENCH_SHUFFLE): this figure is about dispatch,
+# and on a VM disk 20,000 file creations and deletions per run make the runs drift apart.
+shuffle="${FATHOM_BENCH_SHUFFLE:-$([ -d /dev/shm ] && echo /dev/shm/fathom-bench || echo "$dir")}"
+echo "shuffle files of the 10,000-task stage under $shuffle"
+for run in 1 2 3 4 5; do
+  rm -rf "$shuffle"/shuffle2-*
+  "$bin/fathom-coordinator" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --target-scan-bytes 1 --partitions 2 > coordinator2.out 2> coordinator2.log &
+  pids=($!)
+  for _ in $(seq 50); do grep -q "listening on" coordinator2.out 2>/dev/null && break; sleep 0.1; done
+  url2="http://$(sed -n 's/.*listening on //p' coordinator2.out | head -1)"
+  for index in 0 1; do
+    "$bin/fathom-worker" --coordinator "$url2" --slots 4 --shuffle-dir "$shuffle/shuffle2-$index" --worker-id "many-$index" > /dev/null 2> "worker2-$index.log" &
+    pids+=($!)
+  done
+  sleep 1
+  job=$("$bin/fathom" submit tiny.toml --coordinator "$url2" | tail -1)
+  for _ in $(seq 600); do
+    "$bin/fathom" status "$job" --coordinator "$url2" --output json > "many-$run.json"
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["stages"] and s["stages"][0]["done"] else 1)' "many-$run.json" && break
+    sleep 0.5
+  done
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
 done
-sleep 1
-job=$("$bin/fathom" submit tiny.toml --coordinator "$url2" | tail -1)
-for _ in $(seq 600); do
-  "$bin/fathom" status "$job" --coordinator "$url2" --output json > many.json
-  python3 -c 'import json,sys; s=json.load(open("many.json")); sys.exit(0 if s["stages"] and s["stages"][0]["done"] else 1)' && break
-  sleep 0.5
-done
-"$bin/fathom" cancel "$job" --coordinator "$url2" > /dev/null || true
+
+rm -rf "$shuffle"/shuffle2-*
 
 python3 - "$runs" <<'PY'
 import re, statistics, sys
@@ -74,6 +86,7 @@ embedded = [elapsed(f"embedded-{r}.txt") for r in (1, 2, 3)]
 print(f"trivial job submit-to-done: median {statistics.median(trivial):.0f} ms (min {min(trivial):.0f}, max {max(trivial):.0f})")
 print(f"demo job: cluster median {statistics.median(cluster):.2f} s; embedded median {statistics.median(embedded):.2f} s")
 import json
-scan = json.load(open("many.json"))["stages"][0]
-print(f"10,000-task scan stage: {scan['tasks_done']} tasks done in {scan['elapsed_ms'] / 1000:.2f} s")
+stages = [json.load(open(f"many-{r}.json"))["stages"][0] for r in range(1, 6)]
+times = [stage["elapsed_ms"] / 1000 for stage in stages if stage["tasks_done"] == 10000]
+print(f"10,000-task scan stage: median {statistics.median(times):.2f} s over {len(times)} runs (min {min(times):.2f}, max {max(times):.2f})")
 PY

@@ -46,6 +46,9 @@ impl EmbeddedCluster {
                 tracing::error!(%error, "embedded coordinator stopped");
             }
         }));
+        // Workers that register before the coordinator leads are refused (and say so in the
+        // log); the in-memory coordinator leads within moments of starting.
+        wait_for_leadership(&manager).await?;
         for index in 0..workers {
             let listener =
                 TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port for a worker")?;
@@ -83,6 +86,17 @@ async fn wait_for_workers(manager: &Arc<JobManager>, workers: usize) -> Result<(
             bail!("only {} of {workers} embedded workers registered within 15 s", manager.worker_count());
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+async fn wait_for_leadership(manager: &JobManager) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !manager.is_leader() {
+        if tokio::time::Instant::now() > deadline {
+            bail!("the embedded coordinator did not start leading within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `fathom eval`: detectors scored on labelled synthetic series, per anomaly kind.
+//! `fathom eval`: detectors scored on labelled synthetic series, per anomaly kind (with
+//! `--data DIR`, on a `fathom gen` dataset through the whole engine: see [`crate::eval_data`]).
 
 use anyhow::{Result, anyhow};
 use fathom_detect::detector::{DetectorConfig, Mode};
@@ -19,6 +20,29 @@ pub fn parse_detector(text: &str) -> Result<DetectorConfig> {
         })
         .collect::<Result<Vec<_>>>()?;
     DetectorConfig::from_params(name, &pairs).map_err(|error| anyhow!("--detector {text:?}: {error}"))
+}
+
+/// The detectors to score: those named, else [`DEFAULT_DETECTORS`]; each checked now, so a bad
+/// name or parameter fails before any work.
+pub fn named_detectors(detectors: &[String]) -> Result<Vec<crate::eval_data::NamedDetector>> {
+    let texts: Vec<String> = if detectors.is_empty() {
+        DEFAULT_DETECTORS.iter().map(ToString::to_string).collect()
+    } else {
+        detectors.to_vec()
+    };
+    texts
+        .into_iter()
+        .map(|text| {
+            parse_detector(&text)?;
+            let (name, params) = text.split_once(':').unwrap_or((&text, ""));
+            let params = params
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+                .collect();
+            Ok(crate::eval_data::NamedDetector { name: name.to_string(), params, text: text.clone() })
+        })
+        .collect()
 }
 
 /// Returns one rendered table per detector, each headed by the detector and its parameters.

@@ -6,10 +6,12 @@
 //! - [`remote`]: `submit`, `status`, `jobs`, `cancel` against a running coordinator.
 //! - [`summary`]: the end-of-job report.
 //! - [`detect_command`] and [`series_csv`]: `fathom detect` on one series from a CSV file.
+//! - [`eval_command`] and [`eval_data`]: `fathom eval`, detectors scored on labelled data.
 
 pub mod detect_command;
 pub mod embedded;
 pub mod eval_command;
+pub mod eval_data;
 pub mod follow;
 pub mod generate;
 pub mod remote;

@@ -4,7 +4,7 @@
 //! Stage 0 scans; stages 1..=R reduce (one per make_series a sink needs) and start only when the
 //! scan stage is complete, because every reducer needs every map task's output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use fathom_core::ids::{JobId, TaskId, WorkerId};
@@ -37,24 +37,55 @@ pub struct TaskState {
     pub fetch_failures: u32,
 }
 
+/// One stage's tasks. Every status change goes through [`StageState::set_status`], which keeps
+/// the pending set and the done count in step, so that the scheduler's questions (what can run
+/// next, is the stage complete) cost O(log n) rather than a pass over thousands of tasks.
 #[derive(Debug)]
 pub struct StageState {
     pub name: String,
-    pub tasks: Vec<TaskState>,
+    tasks: Vec<TaskState>,
+    /// Indices of the pending tasks, in launch order.
+    pending: BTreeSet<usize>,
+    done: usize,
     pub started: Option<Instant>,
     pub finished: Option<Instant>,
 }
 
 impl StageState {
-    fn new(name: String, tasks: usize) -> Self {
-        let tasks = (0..tasks)
+    fn new(name: String, count: usize) -> Self {
+        let tasks = (0..count)
             .map(|_| TaskState { status: TaskStatus::Pending, attempts: 0, failures: 0, fetch_failures: 0 })
             .collect();
-        Self { name, tasks, started: None, finished: None }
+        Self { name, tasks, pending: (0..count).collect(), done: 0, started: None, finished: None }
+    }
+
+    pub fn tasks(&self) -> &[TaskState] {
+        &self.tasks
     }
 
     pub fn is_complete(&self) -> bool {
-        self.tasks.iter().all(|task| matches!(task.status, TaskStatus::Done { .. }))
+        self.done == self.tasks.len()
+    }
+
+    fn set_status(&mut self, index: usize, status: TaskStatus) {
+        let Some(task) = self.tasks.get_mut(index) else {
+            return;
+        };
+        match task.status {
+            TaskStatus::Pending => {
+                self.pending.remove(&index);
+            }
+            TaskStatus::Done { .. } => self.done -= 1,
+            TaskStatus::Running { .. } => {}
+        }
+        match status {
+            TaskStatus::Pending => {
+                self.pending.insert(index);
+            }
+            TaskStatus::Done { .. } => self.done += 1,
+            TaskStatus::Running { .. } => {}
+        }
+        task.status = status;
     }
 }
 
@@ -83,20 +114,26 @@ impl ExecutionGraph {
         Self { job_id, plan, source_timestamp, source_value, stages }
     }
 
-    /// Every task that may be launched now, in stage order.
-    pub fn runnable(&self) -> Vec<(usize, usize)> {
+    /// Up to `limit` tasks that may be launched now, in stage order: reduce stages wait for
+    /// the scan stage.
+    pub fn runnable(&self, limit: usize) -> Vec<(usize, usize)> {
         let mut runnable = Vec::new();
         for (stage_index, stage) in self.stages.iter().enumerate() {
             if stage_index > 0 && !self.stages[0].is_complete() {
                 break;
             }
-            for (task_index, task) in stage.tasks.iter().enumerate() {
-                if task.status == TaskStatus::Pending {
-                    runnable.push((stage_index, task_index));
-                }
+            let room = limit - runnable.len();
+            runnable.extend(stage.pending.iter().take(room).map(|&task_index| (stage_index, task_index)));
+            if runnable.len() == limit {
+                break;
             }
         }
         runnable
+    }
+
+    /// Whether any task may be launched now.
+    pub fn has_runnable(&self) -> bool {
+        !self.runnable(1).is_empty()
     }
 
     /// Marks a task running on `worker` and returns the definition to launch.
@@ -104,9 +141,9 @@ impl ExecutionGraph {
         let definition = self.definition(stage, index);
         let state = &mut self.stages[stage];
         state.started.get_or_insert_with(Instant::now);
-        let task = &mut state.tasks[index];
-        task.status = TaskStatus::Running { worker: worker.clone(), attempt: task.attempts };
-        task.attempts += 1;
+        let attempt = state.tasks[index].attempts;
+        state.tasks[index].attempts += 1;
+        state.set_status(index, TaskStatus::Running { worker: worker.clone(), attempt });
         definition
     }
 
@@ -129,10 +166,10 @@ impl ExecutionGraph {
                 .enumerate()
                 .filter_map(|(map_task, task)| match &task.status {
                     TaskStatus::Done { worker, output } => {
-                        output.shuffle_directory.as_ref().map(|directory| ShuffleLocation {
+                        output.shuffle_prefix.as_ref().map(|prefix| ShuffleLocation {
                             worker_id: worker.to_string(),
                             address: output.shuffle_address.clone().unwrap_or_default(),
-                            directory: directory.clone(),
+                            prefix: prefix.clone(),
                             map_task: map_task as u32,
                         })
                     }
@@ -154,10 +191,11 @@ impl ExecutionGraph {
         TaskDefinition { task_id, attempt, kind }
     }
 
-    fn running_attempt(&mut self, task: &TaskId, attempt: u32) -> Option<&mut TaskState> {
-        let state = self.stages.get_mut(task.stage as usize)?.tasks.get_mut(task.index as usize)?;
-        match &state.status {
-            TaskStatus::Running { attempt: running, .. } if *running == attempt => Some(state),
+    /// The stage of `task` if `attempt` is the one running it (else the report is stale).
+    fn running_attempt(&mut self, task: &TaskId, attempt: u32) -> Option<&mut StageState> {
+        let stage = self.stages.get_mut(task.stage as usize)?;
+        match &stage.tasks.get(task.index as usize)?.status {
+            TaskStatus::Running { attempt: running, .. } if *running == attempt => Some(stage),
             _ => None,
         }
     }
@@ -165,11 +203,10 @@ impl ExecutionGraph {
     /// Records a successful attempt; returns false for a stale report (an attempt already
     /// superseded), whose output is ignored so that it is never committed.
     pub fn succeed(&mut self, task: &TaskId, attempt: u32, worker: WorkerId, output: TaskOutput) -> bool {
-        let Some(state) = self.running_attempt(task, attempt) else {
+        let Some(stage) = self.running_attempt(task, attempt) else {
             return false;
         };
-        state.status = TaskStatus::Done { worker, output };
-        let stage = &mut self.stages[task.stage as usize];
+        stage.set_status(task.index as usize, TaskStatus::Done { worker, output });
         if stage.is_complete() {
             stage.finished = Some(Instant::now());
         }
@@ -177,12 +214,13 @@ impl ExecutionGraph {
     }
 
     pub fn fail(&mut self, task: &TaskId, attempt: u32, retryable: bool) -> FailureOutcome {
-        let Some(state) = self.running_attempt(task, attempt) else {
+        let Some(stage) = self.running_attempt(task, attempt) else {
             return FailureOutcome::Stale;
         };
-        state.failures += 1;
-        if retryable && state.attempts < MAX_ATTEMPTS {
-            state.status = TaskStatus::Pending;
+        let index = task.index as usize;
+        stage.tasks[index].failures += 1;
+        if retryable && stage.tasks[index].attempts < MAX_ATTEMPTS {
+            stage.set_status(index, TaskStatus::Pending);
             FailureOutcome::Retrying
         } else {
             FailureOutcome::JobFailed
@@ -202,9 +240,10 @@ impl ExecutionGraph {
     pub fn requeue_running(&mut self, worker: &WorkerId) -> usize {
         let mut requeued = 0;
         for stage in &mut self.stages {
-            for task in &mut stage.tasks {
-                if matches!(&task.status, TaskStatus::Running { worker: running, .. } if running == worker) {
-                    task.status = TaskStatus::Pending;
+            for index in 0..stage.tasks.len() {
+                if matches!(&stage.tasks[index].status, TaskStatus::Running { worker: running, .. } if running == worker)
+                {
+                    stage.set_status(index, TaskStatus::Pending);
                     requeued += 1;
                 }
             }
@@ -218,9 +257,9 @@ impl ExecutionGraph {
         }
         let scan = &mut self.stages[0];
         let mut lost = 0;
-        for task in &mut scan.tasks {
-            if matches!(&task.status, TaskStatus::Done { worker: done_on, .. } if done_on == worker) {
-                task.status = TaskStatus::Pending;
+        for index in 0..scan.tasks.len() {
+            if matches!(&scan.tasks[index].status, TaskStatus::Done { worker: done_on, .. } if done_on == worker) {
+                scan.set_status(index, TaskStatus::Pending);
                 lost += 1;
             }
         }
@@ -233,15 +272,16 @@ impl ExecutionGraph {
     /// A reduce attempt could not fetch `lost`'s shuffle output. The attempt is not held
     /// against the task (the input was at fault, not the task); the output is recomputed.
     pub fn fetch_failed(&mut self, task: &TaskId, attempt: u32, lost: &WorkerId) -> FailureOutcome {
-        let Some(state) = self.running_attempt(task, attempt) else {
+        let Some(stage) = self.running_attempt(task, attempt) else {
             return FailureOutcome::Stale;
         };
-        state.fetch_failures += 1;
-        if state.fetch_failures > MAX_FETCH_FAILURES {
+        let index = task.index as usize;
+        stage.tasks[index].fetch_failures += 1;
+        if stage.tasks[index].fetch_failures > MAX_FETCH_FAILURES {
             return FailureOutcome::JobFailed;
         }
-        state.status = TaskStatus::Pending;
-        state.attempts -= 1;
+        stage.tasks[index].attempts -= 1;
+        stage.set_status(index, TaskStatus::Pending);
         self.lose_outputs(lost);
         FailureOutcome::Retrying
     }
@@ -275,8 +315,8 @@ impl ExecutionGraph {
         if outputs.len() != state.tasks.len() {
             return false;
         }
-        for (task, (worker, output)) in state.tasks.iter_mut().zip(outputs) {
-            task.status = TaskStatus::Done { worker, output };
+        for (index, (worker, output)) in outputs.into_iter().enumerate() {
+            state.set_status(index, TaskStatus::Done { worker, output });
         }
         let now = Instant::now();
         state.started = Some(now);
@@ -301,9 +341,10 @@ impl ExecutionGraph {
 
     /// Un-launches a task whose launch RPC failed, without counting an attempt against it.
     pub fn launch_failed(&mut self, task: &TaskId, attempt: u32) {
-        if let Some(state) = self.running_attempt(task, attempt) {
-            state.status = TaskStatus::Pending;
-            state.attempts -= 1;
+        if let Some(stage) = self.running_attempt(task, attempt) {
+            let index = task.index as usize;
+            stage.tasks[index].attempts -= 1;
+            stage.set_status(index, TaskStatus::Pending);
         }
     }
 

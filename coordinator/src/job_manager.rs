@@ -1,4 +1,4 @@
-//! Jobs from submission to commit, and the scheduler that hands their tasks to worker slots.
+//! Jobs from submission to commit; [`crate::scheduler`] hands their tasks to worker slots.
 //!
 //! All state sits behind one mutex that is never held across an await: handlers and the
 //! scheduler loop take it, decide, release it, and only then make RPCs or do I/O.
@@ -12,49 +12,18 @@ use fathom_core::job::{JobState, JobStatus, StageProgress};
 use fathom_core::plan::{PlanOptions, plan};
 use fathom_core::spec::JobSpec;
 use fathom_core::storage;
-use fathom_core::task::{TaskDefinition, TaskOutput};
+use fathom_core::task::TaskOutput;
 use fathom_proto::{MAX_MESSAGE_BYTES, WorkerServiceClient, pb};
 use tokio::sync::Notify;
 use tonic::transport::Endpoint;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::error::CoordinatorError;
-use crate::execution_graph::{ExecutionGraph, FailureOutcome};
+use crate::execution_graph::ExecutionGraph;
+use crate::metrics;
+use crate::scheduler::SchedulerConfig;
 use crate::state_store::{Epoch, InMemoryStore, JobRecord, StateStore};
 use crate::worker_registry::{WorkerEntry, WorkerRegistry};
-use crate::{lake_commit, metrics};
-
-#[derive(Debug, Clone)]
-pub struct SchedulerConfig {
-    /// Partitions per shuffle; default: twice the registered slots, at least 2.
-    pub partitions: Option<u32>,
-    /// A worker silent this long is considered dead and its tasks re-run elsewhere.
-    pub worker_timeout: Duration,
-    /// A job with work to do and no worker at all fails after this long.
-    pub no_worker_timeout: Duration,
-    /// Bytes of input per scan task; default: enough tasks to keep every slot busy a few times.
-    pub target_scan_bytes: Option<u64>,
-}
-
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        Self {
-            partitions: None,
-            worker_timeout: Duration::from_secs(10),
-            no_worker_timeout: Duration::from_secs(60),
-            target_scan_bytes: None,
-        }
-    }
-}
-
-/// Why a task attempt failed, as its worker reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskFailure {
-    pub message: String,
-    pub retryable: bool,
-    /// The worker whose shuffle output could not be fetched, if that is what failed.
-    pub lost_worker: Option<WorkerId>,
-}
 
 pub(crate) struct Job {
     pub(crate) name: String,
@@ -159,8 +128,8 @@ pub struct JobSummary {
 
 pub struct JobManager {
     state: Mutex<State>,
-    wake: Notify,
-    config: SchedulerConfig,
+    pub(crate) wake: Notify,
+    pub(crate) config: SchedulerConfig,
     store: Arc<dyn StateStore>,
     /// This coordinator's address, published as the leader's id.
     id: String,
@@ -421,194 +390,6 @@ impl JobManager {
             .collect())
     }
 
-    pub fn report_task(
-        self: &Arc<Self>,
-        worker_id: WorkerId,
-        task_id: TaskId,
-        attempt: u32,
-        outcome: Result<TaskOutput, TaskFailure>,
-    ) -> Result<(), CoordinatorError> {
-        self.require_leader()?;
-        let mut state = self.lock();
-        state.registry.release_slot(&worker_id);
-        let Some(job) = state.jobs.get_mut(&task_id.job_id) else {
-            return Ok(());
-        };
-        if job.state != JobState::Running {
-            return Ok(());
-        }
-        let Some(graph) = job.graph.as_mut() else {
-            return Ok(());
-        };
-        match outcome {
-            Ok(output) => {
-                if graph.succeed(&task_id, attempt, worker_id, output) && graph.is_complete() {
-                    job.state = JobState::Committing;
-                    job.commit_started = Some(Instant::now());
-                    let manager = self.clone();
-                    let job_id = task_id.job_id.clone();
-                    tokio::spawn(async move { manager.commit_job(job_id).await });
-                }
-            }
-            Err(failure) => {
-                metrics::increment(&metrics::TASK_FAILURES);
-                let outcome = match &failure.lost_worker {
-                    Some(lost) => graph.fetch_failed(&task_id, attempt, lost),
-                    None => graph.fail(&task_id, attempt, failure.retryable),
-                };
-                let message = failure.message;
-                match outcome {
-                    FailureOutcome::Retrying => warn!(task_id = %task_id, attempt, %message, "task failed, retrying"),
-                    FailureOutcome::JobFailed => {
-                        let attempts = attempt + 1;
-                        job.fail(format!("task {task_id} failed after {attempts} attempt(s): {message}"));
-                    }
-                    FailureOutcome::Stale => {}
-                }
-            }
-        }
-        drop(state);
-        self.wake.notify_one();
-        Ok(())
-    }
-
-    pub(crate) async fn commit_job(self: Arc<Self>, job_id: JobId) {
-        let work = {
-            let state = self.lock();
-            let Some(graph) = state.jobs.get(&job_id).and_then(|job| job.graph.as_ref()) else {
-                return;
-            };
-            let columns: BTreeMap<String, Vec<String>> = graph.plan.tables().into_iter().collect();
-            graph
-                .lake_files()
-                .into_iter()
-                .map(|(table, files)| {
-                    let table_columns = columns.get(&table).cloned().unwrap_or_default();
-                    (table, table_columns, files)
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut outcome = Ok(());
-        for (table, columns, files) in &work {
-            if self.lock().jobs.get(&job_id).map(|job| job.state) != Some(JobState::Committing) {
-                return;
-            }
-            match lake_commit::commit(table, columns, job_id.as_str(), files).await {
-                Ok(version) => info!(%job_id, %table, version, files = files.len(), "lake table committed"),
-                Err(error) => {
-                    outcome = Err(error.report());
-                    break;
-                }
-            }
-        }
-        let mut state = self.lock();
-        if let Some(job) = state.jobs.get_mut(&job_id) {
-            job.commit_finished = Some(Instant::now());
-            match outcome {
-                Ok(()) => {
-                    job.state = JobState::Succeeded;
-                    metrics::increment(&metrics::JOBS_SUCCEEDED);
-                    job.finished = Some(Instant::now());
-                    info!(%job_id, "job succeeded");
-                }
-                Err(reason) => {
-                    error!(%job_id, %reason, "commit failed");
-                    job.fail(reason);
-                }
-            }
-        }
-    }
-
-    /// The scheduler: assigns runnable tasks to free slots whenever something changes, and
-    /// checks worker liveness on a tick.
-    pub async fn run_scheduler(self: Arc<Self>) {
-        loop {
-            let _ = tokio::time::timeout(Duration::from_millis(250), self.wake.notified()).await;
-            self.expire_workers();
-            let launches = self.assign();
-            for (job_id, worker_id, mut client, definition) in launches {
-                let manager = self.clone();
-                tokio::spawn(async move {
-                    let request = pb::LaunchTaskRequest { task: Some((&definition).into()) };
-                    if let Err(status) = client.launch_task(request).await {
-                        warn!(task_id = %definition.task_id, %worker_id, %status, "task launch failed, requeueing");
-                        {
-                            let mut state = manager.lock();
-                            state.registry.release_slot(&worker_id);
-                            if let Some(graph) = state.jobs.get_mut(&job_id).and_then(|job| job.graph.as_mut()) {
-                                graph.launch_failed(&definition.task_id, definition.attempt);
-                            }
-                        }
-                        // Back off a little so a broken worker does not spin the scheduler.
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        manager.wake.notify_one();
-                    }
-                });
-            }
-        }
-    }
-
-    fn expire_workers(&self) {
-        let mut state = self.lock();
-        if state.epoch.is_none() {
-            return;
-        }
-        for worker_id in state.registry.expire(self.config.worker_timeout) {
-            warn!(%worker_id, "worker missed heartbeats, removing it");
-            metrics::increment(&metrics::WORKERS_LOST);
-            requeue_worker_tasks(&mut state, &worker_id);
-        }
-    }
-
-    fn assign(&self) -> Vec<(JobId, WorkerId, WorkerServiceClient<tonic::transport::Channel>, TaskDefinition)> {
-        let mut state = self.lock();
-        if state.epoch.is_none() {
-            return Vec::new();
-        }
-        let State { jobs, order, registry, cleanups, .. } = &mut *state;
-        // Ended jobs: every worker may hold shuffle files of theirs, which are now garbage.
-        for (job_id, job) in jobs.iter_mut() {
-            if job.state.is_terminal() && !job.cleaned_up {
-                job.cleaned_up = true;
-                for worker_id in registry.worker_ids() {
-                    cleanups.entry(worker_id).or_default().push(job_id.clone());
-                }
-            }
-        }
-        let mut launches = Vec::new();
-        let no_workers = registry.is_empty();
-        for job_id in order.iter() {
-            let Some(job) = jobs.get_mut(job_id) else {
-                continue;
-            };
-            if job.state != JobState::Running {
-                continue;
-            }
-            let Some(graph) = job.graph.as_mut() else {
-                continue;
-            };
-            let runnable = graph.runnable();
-            if runnable.is_empty() || !no_workers {
-                job.starved_since = None;
-            } else if job.starved_since.get_or_insert_with(Instant::now).elapsed() > self.config.no_worker_timeout {
-                job.fail(format!(
-                    "no workers available for {}s; start workers with `fathom-worker --coordinator URL`",
-                    self.config.no_worker_timeout.as_secs()
-                ));
-                continue;
-            }
-            for (stage, index) in runnable {
-                let Some((worker_id, client)) = registry.take_slot() else {
-                    return launches;
-                };
-                let definition = graph.launch(stage, index, &worker_id);
-                metrics::increment(&metrics::TASKS_LAUNCHED);
-                launches.push((job_id.clone(), worker_id, client, definition));
-            }
-        }
-        launches
-    }
-
     pub fn worker_count(&self) -> usize {
         self.lock().registry.len()
     }
@@ -635,15 +416,4 @@ fn absolutize_locations(spec: &mut JobSpec) -> Result<(), CoordinatorError> {
 
 fn sink_uris(spec: &JobSpec) -> Vec<String> {
     spec.sinks.iter().map(|fathom_core::spec::SinkSpec::Lake(sink)| sink.uri.clone()).collect()
-}
-
-fn requeue_worker_tasks(state: &mut State, worker_id: &WorkerId) {
-    for job in state.jobs.values_mut() {
-        if let Some(graph) = job.graph.as_mut() {
-            let requeued = graph.worker_lost(worker_id);
-            if requeued > 0 {
-                warn!(job = %job.name, %worker_id, requeued, "re-running tasks of a lost worker");
-            }
-        }
-    }
 }

@@ -2,7 +2,9 @@
 //! per table per job, creating the table (partitioned by `date`) on first use. Until this
 //! commit the files are invisible to readers, so a failed or cancelled job leaves no rows.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::datatypes::DataType as ArrowType;
 use deltalake::DeltaTable;
@@ -13,7 +15,13 @@ use fathom_core::schema::{DATE_COLUMN, anomalies_schema};
 use fathom_core::storage;
 use fathom_core::task::LakeFile;
 
+use fathom_core::ids::JobId;
+use fathom_core::job::JobState;
+use tracing::{error, info};
+
 use crate::error::CoordinatorError;
+use crate::job_manager::JobManager;
+use crate::metrics;
 
 /// The Delta columns of an anomalies table with these key/tag columns.
 fn delta_columns(columns: &[String]) -> Vec<StructField> {
@@ -124,4 +132,55 @@ pub async fn commit(
         .await
         .map_err(commit_error)?;
     Ok(committed.version())
+}
+
+impl JobManager {
+    /// Commits a complete job's files, one transaction per table, then marks it succeeded (or
+    /// failed with the commit's error). A job cancelled meanwhile is left alone.
+    pub(crate) async fn commit_job(self: Arc<Self>, job_id: JobId) {
+        let work = {
+            let state = self.lock();
+            let Some(graph) = state.jobs.get(&job_id).and_then(|job| job.graph.as_ref()) else {
+                return;
+            };
+            let columns: BTreeMap<String, Vec<String>> = graph.plan.tables().into_iter().collect();
+            graph
+                .lake_files()
+                .into_iter()
+                .map(|(table, files)| {
+                    let table_columns = columns.get(&table).cloned().unwrap_or_default();
+                    (table, table_columns, files)
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut outcome = Ok(());
+        for (table, columns, files) in &work {
+            if self.lock().jobs.get(&job_id).map(|job| job.state) != Some(JobState::Committing) {
+                return;
+            }
+            match commit(table, columns, job_id.as_str(), files).await {
+                Ok(version) => info!(%job_id, %table, version, files = files.len(), "lake table committed"),
+                Err(error) => {
+                    outcome = Err(error.report());
+                    break;
+                }
+            }
+        }
+        let mut state = self.lock();
+        if let Some(job) = state.jobs.get_mut(&job_id) {
+            job.commit_finished = Some(Instant::now());
+            match outcome {
+                Ok(()) => {
+                    job.state = JobState::Succeeded;
+                    metrics::increment(&metrics::JOBS_SUCCEEDED);
+                    job.finished = Some(Instant::now());
+                    info!(%job_id, "job succeeded");
+                }
+                Err(reason) => {
+                    error!(%job_id, %reason, "commit failed");
+                    job.fail(reason);
+                }
+            }
+        }
+    }
 }

@@ -214,7 +214,8 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use crate::job_manager::{JobManager, SchedulerConfig};
+    use crate::job_manager::JobManager;
+    use crate::scheduler::SchedulerConfig;
     use crate::state_store::{InMemoryStore, StateStore};
 
     const SPEC: &str = r#"

@@ -1,7 +1,8 @@
 //! `fathom-coordinator`: accepts jobs, plans them, schedules their tasks on workers and
 //! commits their results.
 //!
-//! - [`job_manager::JobManager`]: jobs from submission to commit, and the scheduler loop.
+//! - [`job_manager::JobManager`]: jobs from submission to commit.
+//! - [`scheduler`]: tasks to free worker slots in batches, task reports, lost workers.
 //! - [`execution_graph::ExecutionGraph`]: one job's stages and tasks as a state machine.
 //! - [`worker_registry::WorkerRegistry`]: registered workers, free slots, liveness.
 //! - [`lake_commit`]: one Delta Lake transaction per table per job.
@@ -18,6 +19,7 @@ pub mod job_manager;
 pub mod lake_commit;
 mod leadership;
 pub mod metrics;
+pub mod scheduler;
 mod service;
 pub mod state_store;
 pub mod worker_registry;
@@ -27,11 +29,12 @@ use std::sync::Arc;
 
 use fathom_proto::{CoordinatorServiceServer, MAX_MESSAGE_BYTES};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 pub use error::CoordinatorError;
-pub use job_manager::{JobManager, SchedulerConfig};
+pub use job_manager::JobManager;
+pub use scheduler::SchedulerConfig;
 
 #[derive(Debug, Clone, Default)]
 pub struct CoordinatorConfig {
@@ -62,7 +65,9 @@ pub async fn serve(
     info!(address = ?listener.local_addr().ok(), "coordinator listening");
     let served = tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Without TCP_NODELAY, small responses wait on the peer's delayed ACK (40 ms each):
+        // a shuffle fetch or a task launch would take tens of milliseconds instead of one.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await;
     scheduler.abort();
     leadership.abort();

@@ -9,7 +9,8 @@ use tonic::{Request, Response, Status};
 use tracing::instrument;
 
 use crate::error::CoordinatorError;
-use crate::job_manager::{JobManager, TaskFailure};
+use crate::job_manager::JobManager;
+use crate::scheduler::{TaskFailure, TaskReport};
 
 pub struct CoordinatorServiceImpl {
     pub manager: Arc<JobManager>,
@@ -73,24 +74,15 @@ impl CoordinatorService for CoordinatorServiceImpl {
         Ok(Response::new(pb::HeartbeatResponse { reregister: !heartbeat.known, cancel, finished_jobs }))
     }
 
-    #[instrument(skip_all, fields(worker_id = %request.get_ref().worker_id))]
-    async fn report_task_status(
+    #[instrument(skip_all, fields(worker_id = %request.get_ref().worker_id, reports = request.get_ref().reports.len()))]
+    async fn report_tasks(
         &self,
-        request: Request<pb::ReportTaskStatusRequest>,
-    ) -> Result<Response<pb::ReportTaskStatusResponse>, Status> {
-        let report = request.into_inner();
-        let task_id = report.task_id.ok_or_else(|| Status::invalid_argument("report has no task_id"))?.into();
-        let outcome = match report.outcome.ok_or_else(|| Status::invalid_argument("report has no outcome"))? {
-            pb::report_task_status_request::Outcome::Output(output) => Ok(TaskOutput::from(output)),
-            pb::report_task_status_request::Outcome::Failure(failure) => Err(TaskFailure {
-                message: failure.message,
-                retryable: failure.retryable,
-                lost_worker: (!failure.lost_worker_id.is_empty()).then(|| WorkerId::new(failure.lost_worker_id)),
-            }),
-        };
-        let reported = self.manager.report_task(WorkerId::new(report.worker_id), task_id, report.attempt, outcome);
-        self.check(reported).await?;
-        Ok(Response::new(pb::ReportTaskStatusResponse {}))
+        request: Request<pb::ReportTasksRequest>,
+    ) -> Result<Response<pb::ReportTasksResponse>, Status> {
+        let request = request.into_inner();
+        let reports = request.reports.into_iter().map(task_report).collect::<Result<Vec<_>, Status>>()?;
+        self.check(self.manager.report_tasks(WorkerId::new(request.worker_id), reports)).await?;
+        Ok(Response::new(pb::ReportTasksResponse {}))
     }
 
     #[instrument(skip_all)]
@@ -121,4 +113,17 @@ impl CoordinatorService for CoordinatorServiceImpl {
         let state = self.check(self.manager.cancel(&JobId::new(request.into_inner().job_id))).await?;
         Ok(Response::new(pb::CancelJobResponse { state: fathom_proto::state_to_wire(state) as i32 }))
     }
+}
+
+fn task_report(report: pb::TaskReport) -> Result<TaskReport, Status> {
+    let task_id = report.task_id.ok_or_else(|| Status::invalid_argument("task report has no task_id"))?.into();
+    let outcome = match report.outcome.ok_or_else(|| Status::invalid_argument("task report has no outcome"))? {
+        pb::task_report::Outcome::Output(output) => Ok(TaskOutput::from(output)),
+        pb::task_report::Outcome::Failure(failure) => Err(TaskFailure {
+            message: failure.message,
+            retryable: failure.retryable,
+            lost_worker: (!failure.lost_worker_id.is_empty()).then(|| WorkerId::new(failure.lost_worker_id)),
+        }),
+    };
+    Ok(TaskReport { task_id, attempt: report.attempt, outcome })
 }

@@ -10,9 +10,17 @@ use tonic::transport::Channel;
 pub struct WorkerEntry {
     pub address: String,
     pub slots: u32,
+    /// Attempts launched there and not yet reported, queued ones included.
     pub running: u32,
     pub last_heartbeat: Instant,
     pub client: WorkerServiceClient<Channel>,
+}
+
+impl WorkerEntry {
+    /// Attempts this worker may hold at once, running or queued.
+    pub fn capacity(&self) -> u32 {
+        self.slots * fathom_core::TASKS_PER_SLOT
+    }
 }
 
 #[derive(Default)]
@@ -51,15 +59,21 @@ impl WorkerRegistry {
         dead
     }
 
-    /// The worker with the most free slots, if any has one.
+    /// The worker with the most room, if any has some: a worker holds up to
+    /// [`fathom_core::TASKS_PER_SLOT`] attempts per slot, the ones beyond its slots queued.
     pub fn take_slot(&mut self) -> Option<(WorkerId, WorkerServiceClient<Channel>)> {
         let (id, entry) = self
             .workers
             .iter_mut()
-            .filter(|(_, entry)| entry.running < entry.slots)
-            .max_by_key(|(_, entry)| entry.slots - entry.running)?;
+            .filter(|(_, entry)| entry.running < entry.capacity())
+            .max_by_key(|(_, entry)| entry.capacity() - entry.running)?;
         entry.running += 1;
         Some((id.clone(), entry.client.clone()))
+    }
+
+    /// Attempts the workers can still take, over every worker.
+    pub fn free_slots(&self) -> usize {
+        self.workers.values().map(|entry| entry.capacity().saturating_sub(entry.running) as usize).sum()
     }
 
     pub fn release_slot(&mut self, id: &WorkerId) {

@@ -26,5 +26,11 @@ pub mod task;
 
 pub use error::{CoreError, Result};
 
+/// Task attempts a worker holds per slot: one running and one queued behind it, so that a slot
+/// never idles while its finished task's report and the next launch cross the network. The
+/// coordinator assigns up to this many per slot; the worker admits as many and runs `slots` at
+/// a time.
+pub const TASKS_PER_SLOT: u32 = 2;
+
 /// Bumped whenever a coordinator and a worker of different builds could misunderstand each other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -36,8 +36,9 @@ pub struct ShuffleLocation {
     pub worker_id: String,
     /// `host:port` of the producing worker's Flight (gRPC) endpoint.
     pub address: String,
-    /// Directory of the map task's shuffle files, relative to the producing worker's shuffle root.
-    pub directory: String,
+    /// Path prefix of the map task's shuffle files, relative to the producing worker's shuffle
+    /// root (`<job>/s<stage>-t<task>-a<attempt>`; see the worker's `shuffle` module).
+    pub prefix: String,
     pub map_task: u32,
 }
 
@@ -145,8 +146,8 @@ impl TaskMetrics {
 /// What a successful attempt produced.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskOutput {
-    /// Scan tasks: the directory of their shuffle files, relative to the worker's shuffle root.
-    pub shuffle_directory: Option<String>,
+    /// Scan tasks: the path prefix of their shuffle files, relative to the worker's shuffle root.
+    pub shuffle_prefix: Option<String>,
     /// Scan tasks: `host:port` where the worker serves them.
     pub shuffle_address: Option<String>,
     pub lake_files: Vec<LakeFile>,

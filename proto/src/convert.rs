@@ -184,7 +184,7 @@ impl From<&TaskDefinition> for pb::TaskDefinition {
                     .iter()
                     .map(|input| pb::ShuffleLocation {
                         worker_id: input.worker_id.clone(),
-                        directory: input.directory.clone(),
+                        prefix: input.prefix.clone(),
                         map_task: input.map_task,
                         address: input.address.clone(),
                     })
@@ -258,7 +258,7 @@ impl TryFrom<pb::TaskDefinition> for TaskDefinition {
                         .map(|input| ShuffleLocation {
                             worker_id: input.worker_id,
                             address: input.address,
-                            directory: input.directory,
+                            prefix: input.prefix,
                             map_task: input.map_task,
                         })
                         .collect(),
@@ -330,7 +330,7 @@ impl From<pb::TopAnomaly> for TopAnomaly {
 impl From<&TaskOutput> for pb::TaskOutput {
     fn from(output: &TaskOutput) -> Self {
         Self {
-            shuffle_directory: output.shuffle_directory.clone(),
+            shuffle_prefix: output.shuffle_prefix.clone(),
             shuffle_address: output.shuffle_address.clone(),
             lake_files: output
                 .lake_files
@@ -352,7 +352,7 @@ impl From<&TaskOutput> for pb::TaskOutput {
 impl From<pb::TaskOutput> for TaskOutput {
     fn from(output: pb::TaskOutput) -> Self {
         Self {
-            shuffle_directory: output.shuffle_directory,
+            shuffle_prefix: output.shuffle_prefix,
             shuffle_address: output.shuffle_address,
             lake_files: output
                 .lake_files
@@ -482,7 +482,7 @@ mod tests {
                 inputs: vec![ShuffleLocation {
                     worker_id: "w".into(),
                     address: "127.0.0.1:1".into(),
-                    directory: "j/d".into(),
+                    prefix: "j/d".into(),
                     map_task: 4,
                 }],
                 chain: vec![

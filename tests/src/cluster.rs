@@ -59,8 +59,8 @@ fn spawn(binary: &str, args: &[String], envs: &[(String, String)], log: &Path) -
     let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut child = Command::new(&path)
         .args(args)
-        .envs(envs.iter().cloned())
         .env("RUST_LOG", "info")
+        .envs(envs.iter().cloned())
         .stdout(Stdio::piped())
         .stderr(log_file)
         .spawn()

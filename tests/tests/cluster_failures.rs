@@ -81,7 +81,7 @@ async fn a_restarted_worker_rejoins_and_gets_work() -> anyhow::Result<()> {
     let status = cluster.wait_for_end(&job, Duration::from_secs(60)).await?;
     assert_eq!(status.state, JobState::Succeeded, "{:?}", status.error);
     let log = std::fs::read_to_string(cluster.worker_log(0))?;
-    assert!(log.contains("task accepted"), "the restarted worker ran tasks");
+    assert!(log.contains("tasks accepted"), "the restarted worker ran tasks");
     Ok(())
 }
 

@@ -42,6 +42,8 @@ async fn the_standby_takes_over_and_resumes_from_the_last_completed_stage() -> a
         .slots(1)
         .partitions(4)
         .worker_env("FATHOM_FAILPOINT_TASK_DELAY_MS", "1500")
+        // Per-task "task accepted" lines are debug-level.
+        .worker_env("RUST_LOG", "info,fathom_worker=debug")
         .start()?;
     let job = cluster.submit(&spec).await?;
 

@@ -22,6 +22,13 @@ pub enum WorkerError {
         source: Box<object_store::Error>,
     },
 
+    #[error("cannot read {path}")]
+    ReadFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("{uri} is not a readable parquet file")]
     DecodeParquet {
         uri: String,
@@ -90,6 +97,7 @@ impl WorkerError {
     pub fn is_retryable(&self) -> bool {
         match self {
             WorkerError::ReadObject { source, .. } => !matches!(**source, object_store::Error::NotFound { .. }),
+            WorkerError::ReadFile { source, .. } => source.kind() != std::io::ErrorKind::NotFound,
             WorkerError::WriteShuffle { .. }
             | WorkerError::ReadShuffle { .. }
             | WorkerError::FetchShuffle { .. }

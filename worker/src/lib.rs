@@ -13,6 +13,7 @@
 pub mod error;
 mod executor;
 pub mod reduce;
+mod reporter;
 pub mod scan;
 mod service;
 pub mod shuffle;
@@ -26,7 +27,7 @@ use std::time::Duration;
 use fathom_proto::{CoordinatorServiceClient, MAX_MESSAGE_BYTES, WorkerServiceServer, pb};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{info, warn};
 
@@ -69,7 +70,12 @@ pub struct WorkerContext {
     pub config: WorkerConfig,
     /// `host:port` the coordinator and other workers use to reach this worker.
     pub advertised_address: String,
+    /// Permits to run: `slots` of them.
     pub slots: Arc<Semaphore>,
+    /// Permits to hold an attempt, running or queued: `slots * TASKS_PER_SLOT` of them.
+    pub admission: Arc<Semaphore>,
+    /// Outcomes of finished attempts, sent to the coordinator by [`reporter::run_reporter`].
+    pub reports: tokio::sync::mpsc::UnboundedSender<pb::TaskReport>,
     coordinators: Vec<CoordinatorServiceClient<Channel>>,
     /// Index of the coordinator believed to lead; moved on when it fails or refuses.
     current: std::sync::atomic::AtomicUsize,
@@ -127,8 +133,11 @@ pub async fn run(
         return Err(RunError::NoCoordinator);
     }
     let advertised_address = config.advertise_address.clone().unwrap_or_else(|| address.to_string());
+    let (reports, report_queue) = tokio::sync::mpsc::unbounded_channel();
     let context = Arc::new(WorkerContext {
+        reports,
         slots: Arc::new(Semaphore::new(config.slots.max(1) as usize)),
+        admission: Arc::new(Semaphore::new((config.slots.max(1) * fathom_core::TASKS_PER_SLOT) as usize)),
         coordinators,
         current: Default::default(),
         advertised_address: advertised_address.clone(),
@@ -137,6 +146,7 @@ pub async fn run(
     });
 
     let heartbeat = tokio::spawn(register_and_heartbeat(context.clone(), advertised_address));
+    let reporter = tokio::spawn(reporter::run_reporter(context.clone(), report_queue));
     let flight = arrow_flight::flight_service_server::FlightServiceServer::new(shuffle_server::ShuffleFlightService {
         shuffle_root: context.config.shuffle_dir.clone(),
     })
@@ -148,9 +158,12 @@ pub async fn run(
     let served = tonic::transport::Server::builder()
         .add_service(service)
         .add_service(flight)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        // Without TCP_NODELAY, small responses wait on the peer's delayed ACK (40 ms each):
+        // a shuffle fetch or a task launch would take tens of milliseconds instead of one.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown)
         .await;
     heartbeat.abort();
+    reporter.abort();
     served.map_err(RunError::Serve)
 }
 

@@ -33,14 +33,14 @@ pub fn run_reduce(
     for input in &task.inputs {
         cancel.check()?;
         let (series, points) = if input.worker_id == context.config.worker_id {
-            read_local(&context.config.shuffle_dir, &input.directory, shuffle_id, partition)?
+            read_local(&context.config.shuffle_dir, &input.prefix, shuffle_id, partition)?
         } else {
             fetch_remote(
                 runtime,
                 &mut connections,
                 &input.worker_id,
                 &input.address,
-                &input.directory,
+                &input.prefix,
                 shuffle_id,
                 partition,
             )?
@@ -82,7 +82,7 @@ pub fn run_reduce(
 
     let anomalies: usize = results.iter().flatten().map(Vec::len).sum();
     Ok(TaskOutput {
-        shuffle_directory: None,
+        shuffle_prefix: None,
         shuffle_address: None,
         lake_files,
         top_anomalies: top_anomalies(&set, &task.chain, &results, TOP_PER_TASK),

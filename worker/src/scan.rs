@@ -21,16 +21,15 @@ use crate::shuffle::write_partitions;
 
 const BATCH_ROWS: usize = 64 * 1024;
 
-/// Scans `task.files`; shuffle files go to `shuffle_root/relative_directory`, served at `address`.
+/// Scans `task.files`; shuffle files go to `shuffle_root/prefix.*`, served at `address`.
 pub fn run_scan(
     task: &ScanTask,
     runtime: &Handle,
     shuffle_root: &Path,
-    relative_directory: &str,
+    prefix: &str,
     address: &str,
     cancel: &CancelFlag,
 ) -> Result<TaskOutput, WorkerError> {
-    let output_directory = shuffle_root.join(relative_directory);
     let mut metrics = TaskMetrics::default();
     let mut aggregators: Vec<PartialAggregator> =
         task.shuffles.iter().map(|shuffle| PartialAggregator::new(shuffle.clone(), task.window)).collect();
@@ -54,10 +53,10 @@ pub fn run_scan(
     for aggregator in aggregators {
         let shuffle_id = aggregator.shuffle().shuffle_id;
         let outputs = aggregator.finish().map_err(|error| WorkerError::Merge(Box::new(error)))?;
-        write_partitions(&output_directory, shuffle_id, &outputs)?;
+        write_partitions(shuffle_root, prefix, shuffle_id, &outputs)?;
     }
     Ok(TaskOutput {
-        shuffle_directory: Some(relative_directory.to_string()),
+        shuffle_prefix: Some(prefix.to_string()),
         shuffle_address: Some(address.to_string()),
         metrics,
         ..TaskOutput::default()
@@ -67,6 +66,15 @@ pub fn run_scan(
 fn fetch(uri: &str, runtime: &Handle) -> Result<Bytes, WorkerError> {
     let location = storage::open(uri)
         .map_err(|source| WorkerError::OpenLocation { uri: uri.to_string(), source: Box::new(source) })?;
+    // A local file is read right here, on the task's blocking thread: object_store would hop
+    // to another blocking thread and back, which costs more than reading a small file.
+    if location.url.scheme() == "file"
+        && let Ok(path) = location.url.to_file_path()
+    {
+        return std::fs::read(&path)
+            .map(Bytes::from)
+            .map_err(|source| WorkerError::ReadFile { path: path.display().to_string(), source });
+    }
     runtime.block_on(async {
         let read_error = |source| WorkerError::ReadObject { uri: uri.to_string(), source: Box::new(source) };
         location.store.get(&location.path).await.map_err(read_error)?.bytes().await.map_err(read_error)

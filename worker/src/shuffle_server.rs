@@ -1,6 +1,6 @@
 //! Serves this worker's shuffle files to reducers on other workers over Arrow Flight.
 //!
-//! A ticket names one file: `<map directory relative to the shuffle root>\n<shuffle>\n<partition>\n<part>`.
+//! A ticket names one file: `<map output prefix relative to the shuffle root>\n<shuffle>\n<partition>\n<part>`.
 //! The file is read batch by batch on a blocking thread into a channel of two batches, so a
 //! slow reducer holds back the reader (HTTP/2 flow control all the way down) and memory stays
 //! bounded; batches go out LZ4-compressed.
@@ -9,7 +9,6 @@ use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 
 use arrow::ipc::CompressionType;
-use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::IpcWriteOptions;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::flight_service_server::FlightService;
@@ -20,37 +19,38 @@ use arrow_flight::{
 use futures::{Stream, StreamExt, TryStreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::shuffle::file_name;
+use crate::error::WorkerError;
+use crate::shuffle::{PartitionReader, shuffle_path};
 
 /// Tickets are produced by [`ticket`] and parsed back here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShuffleTicket {
-    pub directory: String,
+    pub prefix: String,
     pub shuffle_id: u32,
     pub partition: u32,
     pub part: String,
 }
 
-pub fn ticket(directory: &str, shuffle_id: u32, partition: u32, part: &str) -> Ticket {
-    Ticket::new(format!("{directory}\n{shuffle_id}\n{partition}\n{part}"))
+pub fn ticket(prefix: &str, shuffle_id: u32, partition: u32, part: &str) -> Ticket {
+    Ticket::new(format!("{prefix}\n{shuffle_id}\n{partition}\n{part}"))
 }
 
 fn parse_ticket(bytes: &[u8]) -> Result<ShuffleTicket, Status> {
     let invalid = || Status::invalid_argument("malformed shuffle ticket");
     let text = std::str::from_utf8(bytes).map_err(|_| invalid())?;
     let mut fields = text.split('\n');
-    let (Some(directory), Some(shuffle_id), Some(partition), Some(part), None) =
+    let (Some(prefix), Some(shuffle_id), Some(partition), Some(part), None) =
         (fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
     else {
         return Err(invalid());
     };
     // Only paths inside the shuffle root: a ticket must never read anything else on the host.
-    let inside = Path::new(directory).components().all(|component| matches!(component, Component::Normal(_)));
+    let inside = Path::new(prefix).components().all(|component| matches!(component, Component::Normal(_)));
     if !inside || !matches!(part, "series" | "points") {
         return Err(Status::invalid_argument("shuffle ticket points outside the shuffle directory"));
     }
     Ok(ShuffleTicket {
-        directory: directory.to_string(),
+        prefix: prefix.to_string(),
         shuffle_id: shuffle_id.parse().map_err(|_| invalid())?,
         partition: partition.parse().map_err(|_| invalid())?,
         part: part.to_string(),
@@ -79,20 +79,18 @@ impl FlightService for ShuffleFlightService {
 
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
         let ticket = parse_ticket(&request.into_inner().ticket)?;
-        let path = self.shuffle_root.join(&ticket.directory).join(file_name(
-            ticket.shuffle_id,
-            ticket.partition,
-            &ticket.part,
-        ));
+        let path = shuffle_path(&self.shuffle_root, &ticket.prefix, ticket.shuffle_id, &ticket.part);
+        let partition = ticket.partition;
         // Opening the file and reading its footer is disk I/O: not on an async worker thread.
-        let opened = tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&path)
-                .map_err(|error| Status::not_found(format!("shuffle file {}: {error}", path.display())))?;
-            FileReader::try_new(file, None).map_err(|error| Status::internal(error.to_string()))
-        })
-        .await
-        .map_err(|error| Status::internal(error.to_string()))?;
-        let reader = opened?;
+        let opened = tokio::task::spawn_blocking(move || PartitionReader::open(&path, partition))
+            .await
+            .map_err(|error| Status::internal(error.to_string()))?;
+        let reader = opened.map_err(|error| match &error {
+            WorkerError::ReadShuffle { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Status::not_found(error.report())
+            }
+            _ => Status::internal(error.report()),
+        })?;
         let schema = reader.schema();
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         tokio::task::spawn_blocking(move || {
@@ -156,7 +154,7 @@ mod tests {
         let parsed = parse_ticket(&ticket("job/s0-t1-a0", 2, 3, "points").ticket).expect("valid");
         assert_eq!(
             parsed,
-            ShuffleTicket { directory: "job/s0-t1-a0".into(), shuffle_id: 2, partition: 3, part: "points".into() }
+            ShuffleTicket { prefix: "job/s0-t1-a0".into(), shuffle_id: 2, partition: 3, part: "points".into() }
         );
         for bad in ["../etc\n0\n0\npoints", "/etc\n0\n0\npoints", "job\n0\n0\npasswd", "job\n0\n0"] {
             assert!(parse_ticket(bad.as_bytes()).is_err(), "{bad}");
