@@ -13,6 +13,12 @@ fi
 # Debian starts a system etcd on the default ports when installing; the tests use their own.
 if command -v systemctl >/dev/null 2>&1; then systemctl stop etcd >/dev/null 2>&1 || true; fi
 
+step "alertmanager (the alert tests start a real one on loopback)"
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 && ! command -v alertmanager >/dev/null 2>&1; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus-alertmanager
+fi
+if command -v systemctl >/dev/null 2>&1; then systemctl stop prometheus-alertmanager >/dev/null 2>&1 || true; fi
+
 step "python readers (deltalake, duckdb) in .venv"
 if [ ! -x .venv/bin/python ]; then
   if ! python3 -m venv .venv; then

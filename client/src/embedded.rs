@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 pub struct EmbeddedCluster {
     pub coordinator_url: String,
+    pub manager: Arc<JobManager>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _shuffle_dir: tempfile::TempDir,
@@ -68,7 +69,7 @@ impl EmbeddedCluster {
             }));
         }
         wait_for_workers(&manager, workers).await?;
-        Ok(Self { coordinator_url, shutdown, tasks, _shuffle_dir: shuffle_dir })
+        Ok(Self { coordinator_url, manager, shutdown, tasks, _shuffle_dir: shuffle_dir })
     }
 
     pub async fn stop(self) {

@@ -39,6 +39,35 @@ impl Default for EmbeddedOptions {
     }
 }
 
+/// How long an embedded run waits for its alert sinks before giving up on them.
+const ALERT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for the job's alerts to be delivered: the embedded mode's outbox lives in memory and
+/// ends with the process, so leaving with alerts undelivered would lose them silently.
+async fn drain_alerts(cluster: &embedded::EmbeddedCluster, job_id: &fathom_core::ids::JobId) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + ALERT_DRAIN_TIMEOUT;
+    let mut announced = false;
+    loop {
+        let pending = cluster.manager.pending_alerts(job_id);
+        if pending == 0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "{pending} alert(s) could not be delivered within {}s (see the log for the sink's answer); the \
+                 results are committed, but an embedded run keeps no outbox once it exits: run a coordinator \
+                 with --etcd for delivery that outlives the process",
+                ALERT_DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        if !announced {
+            eprintln!("delivering {pending} alert(s)...");
+            announced = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs a job spec on an embedded cluster and returns its final status (succeeded or failed).
 /// A spec the coordinator rejects is an `Err` with its message.
 pub async fn run_embedded(spec_toml: &str, options: EmbeddedOptions) -> Result<JobStatus> {
@@ -49,7 +78,9 @@ pub async fn run_embedded(spec_toml: &str, options: EmbeddedOptions) -> Result<J
     let outcome = async {
         let mut client = follow::connect(&cluster.coordinator_url).await?;
         let job_id = follow::submit(&mut client, spec_toml).await?;
-        follow::follow(&mut client, &job_id).await.context("lost track of the job")
+        let status = follow::follow(&mut client, &job_id).await.context("lost track of the job")?;
+        drain_alerts(&cluster, &job_id).await?;
+        Ok(status)
     }
     .await;
     cluster.stop().await;

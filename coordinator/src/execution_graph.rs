@@ -186,6 +186,7 @@ impl ExecutionGraph {
                 inputs,
                 chain: reduce.chain.clone(),
                 outputs: reduce.outputs.clone(),
+                alerts: reduce.alerts.clone(),
             })
         };
         TaskDefinition { task_id, attempt, kind }
@@ -350,6 +351,21 @@ impl ExecutionGraph {
 
     pub fn is_complete(&self) -> bool {
         self.stages.iter().all(StageState::is_complete)
+    }
+
+    /// The alert events of every successful reduce attempt, and how many the tasks held back.
+    pub fn alert_events(&self) -> (Vec<fathom_core::task::AlertEvent>, u64) {
+        let mut events = Vec::new();
+        let mut held_back = 0;
+        for stage in &self.stages[1..] {
+            for task in &stage.tasks {
+                if let TaskStatus::Done { output, .. } = &task.status {
+                    events.extend(output.alerts.iter().cloned());
+                    held_back += output.alerts_held_back;
+                }
+            }
+        }
+        (events, held_back)
     }
 
     /// Files to commit, per table URI, from the successful attempt of every reduce task.

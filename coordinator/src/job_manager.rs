@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use fathom_core::ids::{JobId, TaskId, WorkerId};
 use fathom_core::job::{JobState, JobStatus, StageProgress};
 use fathom_core::plan::{PlanOptions, plan};
-use fathom_core::spec::JobSpec;
+use fathom_core::spec::{JobSpec, SinkSpec};
 use fathom_core::storage;
 use fathom_core::task::TaskOutput;
 use fathom_proto::{MAX_MESSAGE_BYTES, WorkerServiceClient, pb};
@@ -46,6 +46,9 @@ pub(crate) struct Job {
     pub(crate) starved_since: Option<Instant>,
     /// Whether workers have been told to delete the job's shuffle files.
     pub(crate) cleaned_up: bool,
+    /// The alert outbox (see [`crate::alert_delivery`]).
+    pub(crate) pending_alerts: Vec<fathom_core::task::AlertEvent>,
+    pub(crate) alerts_enqueued: bool,
 }
 
 impl Job {
@@ -77,6 +80,8 @@ impl Job {
             commit_finished: None,
             starved_since: None,
             cleaned_up: false,
+            pending_alerts: Vec::new(),
+            alerts_enqueued: false,
         }
     }
 
@@ -408,12 +413,33 @@ fn absolutize_locations(spec: &mut JobSpec) -> Result<(), CoordinatorError> {
             .map_err(|error| CoordinatorError::InvalidRequest { reason: error.to_string() })
     };
     spec.source.uri = resolve(&spec.source.uri)?;
-    for fathom_core::spec::SinkSpec::Lake(sink) in &mut spec.sinks {
-        sink.uri = resolve(&sink.uri)?.trim_end_matches('/').to_string();
+    for (index, sink) in spec.sinks.iter_mut().enumerate() {
+        match sink {
+            SinkSpec::Lake(sink) => sink.uri = resolve(&sink.uri)?.trim_end_matches('/').to_string(),
+            // The secret is read when alerts are sent; a job that could never sign them is refused now.
+            SinkSpec::Alerts(sink) => {
+                if let Some(variable) = &sink.secret_env
+                    && std::env::var_os(variable).is_none()
+                {
+                    return Err(CoordinatorError::InvalidRequest {
+                        reason: format!(
+                            "sink[{index}].secret_env: {variable} is not set in the coordinator's environment"
+                        ),
+                    });
+                }
+            }
+        }
     }
     Ok(())
 }
 
+/// The lake tables' URIs, in sink order (alert sinks have none).
 fn sink_uris(spec: &JobSpec) -> Vec<String> {
-    spec.sinks.iter().map(|fathom_core::spec::SinkSpec::Lake(sink)| sink.uri.clone()).collect()
+    spec.sinks
+        .iter()
+        .filter_map(|sink| match sink {
+            SinkSpec::Lake(sink) => Some(sink.uri.clone()),
+            SinkSpec::Alerts(_) => None,
+        })
+        .collect()
 }

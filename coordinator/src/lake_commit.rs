@@ -171,6 +171,7 @@ impl JobManager {
             job.commit_finished = Some(Instant::now());
             match outcome {
                 Ok(()) => {
+                    crate::alert_delivery::fill_outbox(&job_id, job);
                     job.state = JobState::Succeeded;
                     metrics::increment(&metrics::JOBS_SUCCEEDED);
                     job.finished = Some(Instant::now());

@@ -66,8 +66,10 @@ impl JobManager {
                     .jobs
                     .iter()
                     .filter_map(|(job_id, job)| {
-                        // A finished job whose end is recorded never changes again.
-                        let recorded = job.persisted.as_ref().is_some_and(|record| record.state == job.state.name());
+                        // A finished job whose end is recorded changes only as its alerts go out.
+                        let recorded = job.persisted.as_ref().is_some_and(|record| {
+                            record.state == job.state.name() && record.pending_alerts.len() == job.pending_alerts.len()
+                        });
                         if job.state.is_terminal() && recorded {
                             return None;
                         }
@@ -101,7 +103,11 @@ impl JobManager {
             let state = JobState::from_name(&record.state).unwrap_or(JobState::Planning);
             let spec = JobSpec::from_toml(&record.spec_toml).map(|mut spec| {
                 spec.source.uri = record.source_uri.clone();
-                for (SinkSpec::Lake(sink), uri) in spec.sinks.iter_mut().zip(&record.sink_uris) {
+                let lakes = spec.sinks.iter_mut().filter_map(|sink| match sink {
+                    SinkSpec::Lake(sink) => Some(sink),
+                    SinkSpec::Alerts(_) => None,
+                });
+                for (sink, uri) in lakes.zip(&record.sink_uris) {
                     sink.uri = uri.clone();
                 }
                 spec
@@ -188,6 +194,8 @@ fn record_of(job_id: &JobId, job: &Job) -> JobRecord {
         error: job.error.clone(),
         partitions: job.graph.as_ref().map(|graph| graph.plan.shuffles.first().map_or(1, |shuffle| shuffle.partitions)),
         completed_stages,
+        pending_alerts: job.pending_alerts.clone(),
+        alerts_enqueued: job.alerts_enqueued,
     }
 }
 
@@ -196,7 +204,7 @@ impl Job {
         let name =
             JobSpec::from_toml(&record.spec_toml).map(|spec| spec.name).unwrap_or_else(|_| record.job_id.clone());
         let terminal = state.is_terminal();
-        Job::new(
+        let mut job = Job::new(
             name,
             record.spec_toml.clone(),
             record.source_uri.clone(),
@@ -205,7 +213,10 @@ impl Job {
             record.error.clone(),
             if terminal { BTreeMap::new() } else { record.completed_stages.clone() },
             Instant::now(),
-        )
+        );
+        job.pending_alerts = record.pending_alerts.clone();
+        job.alerts_enqueued = record.alerts_enqueued;
+        job
     }
 }
 

@@ -6,11 +6,13 @@
 //! - [`execution_graph::ExecutionGraph`]: one job's stages and tasks as a state machine.
 //! - [`worker_registry::WorkerRegistry`]: registered workers, free slots, liveness.
 //! - [`lake_commit`]: one Delta Lake transaction per table per job.
+//! - [`alert_delivery`]: the alert outbox, delivered to Alertmanager and webhooks.
 //! - [`service`]: the gRPC surface ([`fathom_proto::CoordinatorService`]).
 //!
 //! [`run`] is the whole process; `main.rs` parses flags, and the embedded mode and tests call
 //! `run` on a port-0 listener. State is in memory in this build.
 
+pub mod alert_delivery;
 pub mod error;
 pub mod etcd_store;
 pub mod execution_graph;
@@ -59,6 +61,7 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let scheduler = tokio::spawn(manager.clone().run_scheduler());
     let leadership = tokio::spawn(manager.clone().run_leadership());
+    let alerts = tokio::spawn(manager.clone().run_alert_delivery());
     let service = CoordinatorServiceServer::new(service::CoordinatorServiceImpl { manager })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -71,5 +74,6 @@ pub async fn serve(
         .await;
     scheduler.abort();
     leadership.abort();
+    alerts.abort();
     served
 }

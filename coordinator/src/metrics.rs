@@ -11,9 +11,14 @@ pub static JOBS_CANCELLED: AtomicU64 = AtomicU64::new(0);
 pub static TASKS_LAUNCHED: AtomicU64 = AtomicU64::new(0);
 pub static TASK_FAILURES: AtomicU64 = AtomicU64::new(0);
 pub static WORKERS_LOST: AtomicU64 = AtomicU64::new(0);
+pub static ALERTS_DELIVERED: AtomicU64 = AtomicU64::new(0);
 
 pub fn increment(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn add(counter: &AtomicU64, amount: u64) {
+    counter.fetch_add(amount, Ordering::Relaxed);
 }
 
 /// Renders every metric in the Prometheus text format; gauges are passed in by the caller.
@@ -27,6 +32,7 @@ pub fn render(workers: usize, active_jobs: usize) -> String {
         ("fathom_coordinator_tasks_launched_total", "Task attempts launched on workers.", &TASKS_LAUNCHED),
         ("fathom_coordinator_task_failures_total", "Task attempts that failed.", &TASK_FAILURES),
         ("fathom_coordinator_workers_lost_total", "Workers removed after missing heartbeats.", &WORKERS_LOST),
+        ("fathom_coordinator_alerts_delivered_total", "Alerts accepted by their sink.", &ALERTS_DELIVERED),
     ];
     for (name, help, counter) in counters {
         let _ =

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use fathom_core::task::TaskOutput;
+use fathom_core::task::{AlertEvent, TaskOutput};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Notify};
 
@@ -48,6 +48,13 @@ pub struct JobRecord {
     /// Per completed stage (by index), every task's (worker id, output): completed stages
     /// are not run again after a failover.
     pub completed_stages: BTreeMap<u32, Vec<(String, TaskOutput)>>,
+    /// The alert outbox: alerts of this job not yet accepted by their sink. Filled once, when
+    /// the job's results are committed, and emptied as deliveries succeed.
+    #[serde(default)]
+    pub pending_alerts: Vec<AlertEvent>,
+    /// Whether the outbox was filled (so that a re-run commit never fills it twice).
+    #[serde(default)]
+    pub alerts_enqueued: bool,
 }
 
 #[async_trait]

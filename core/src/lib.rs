@@ -12,6 +12,7 @@
 //! The numeric kernels live in `fathom-detect`; the worker and coordinator do the I/O.
 
 pub mod aggregate;
+pub mod alert;
 pub mod duration;
 pub mod error;
 pub mod ids;

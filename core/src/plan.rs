@@ -10,7 +10,7 @@
 
 use crate::error::{CoreError, Result};
 use crate::spec::{JobSpec, SinkSpec, StageInput, StageOp, TimeWindow};
-use crate::task::{ChainOp, ChainOpKind, LakeOutput, ShuffleSpec};
+use crate::task::{AlertOutput, ChainOp, ChainOpKind, LakeOutput, ShuffleSpec};
 
 /// One input object, as listed from the source URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,7 @@ pub struct ReduceStage {
     pub fill: fathom_detect::fill::Fill,
     pub chain: Vec<ChainOp>,
     pub outputs: Vec<LakeOutput>,
+    pub alerts: Vec<AlertOutput>,
 }
 
 impl PhysicalPlan {
@@ -97,8 +98,8 @@ pub fn plan(spec: &JobSpec, files: &[SourceFile], options: PlanOptions) -> Resul
 
     // Stages a sink needs, by walking up from each sink's detect stages.
     let mut needed = vec![false; spec.stages.len()];
-    for SinkSpec::Lake(sink) in &spec.sinks {
-        for &stage in &sink.inputs {
+    for sink in &spec.sinks {
+        for &stage in sink.inputs() {
             let mut current = stage;
             loop {
                 needed[current] = true;
@@ -129,8 +130,9 @@ pub fn plan(spec: &JobSpec, files: &[SourceFile], options: PlanOptions) -> Resul
         };
         let (chain, chain_index) = chain_below(spec, root, &needed);
         let outputs = lake_outputs(spec, &chain_index);
+        let alerts = alert_outputs(spec, &chain_index);
         shuffles.push(shuffle.clone());
-        reduces.push(ReduceStage { name: stage.id.clone(), shuffle, fill: make_series.fill, chain, outputs });
+        reduces.push(ReduceStage { name: stage.id.clone(), shuffle, fill: make_series.fill, chain, outputs, alerts });
     }
 
     let skipped_stages =
@@ -183,7 +185,10 @@ fn chain_below(spec: &JobSpec, root: usize, needed: &[bool]) -> (Vec<ChainOp>, V
 
 fn lake_outputs(spec: &JobSpec, chain_index: &[Option<usize>]) -> Vec<LakeOutput> {
     let mut outputs = Vec::new();
-    for SinkSpec::Lake(sink) in &spec.sinks {
+    for sink in &spec.sinks {
+        let SinkSpec::Lake(sink) = sink else {
+            continue;
+        };
         let detect_ops: Vec<usize> = sink.inputs.iter().filter_map(|&stage| chain_index[stage]).collect();
         if detect_ops.is_empty() {
             continue;
@@ -192,6 +197,28 @@ fn lake_outputs(spec: &JobSpec, chain_index: &[Option<usize>]) -> Vec<LakeOutput
             table_uri: sink.uri.clone(),
             columns: table_columns(spec, &sink.inputs),
             detect_ops,
+        });
+    }
+    outputs
+}
+
+fn alert_outputs(spec: &JobSpec, chain_index: &[Option<usize>]) -> Vec<AlertOutput> {
+    let mut outputs = Vec::new();
+    for (index, sink) in spec.sinks.iter().enumerate() {
+        let SinkSpec::Alerts(sink) = sink else {
+            continue;
+        };
+        let detect_ops: Vec<usize> = sink.inputs.iter().filter_map(|&stage| chain_index[stage]).collect();
+        if detect_ops.is_empty() {
+            continue;
+        }
+        outputs.push(AlertOutput {
+            sink: index as u32,
+            detect_ops,
+            min_score: sink.min_score,
+            max_per_series: sink.max_per_series,
+            max_per_run: sink.max_per_run,
+            link: sink.link.clone(),
         });
     }
     outputs

@@ -65,7 +65,7 @@ impl SeriesSet {
     }
 
     /// The value of a key or tag column for a series, if the series has that column.
-    fn column_value(&self, series: usize, column: &str) -> Option<&str> {
+    pub(crate) fn column_value(&self, series: usize, column: &str) -> Option<&str> {
         if let Some(position) = self.key_columns.iter().position(|name| name == column) {
             return Some(self.key_values[series][position].as_str());
         }

@@ -8,6 +8,7 @@ mod validate;
 
 use fathom_detect::detector::DetectorConfig;
 use fathom_detect::fill::Fill;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
 
@@ -136,6 +137,46 @@ pub struct DetectOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkSpec {
     Lake(LakeSink),
+    Alerts(AlertSink),
+}
+
+impl SinkSpec {
+    /// Indices of the detect stages this sink reads.
+    pub fn inputs(&self) -> &[usize] {
+        match self {
+            SinkSpec::Lake(sink) => &sink.inputs,
+            SinkSpec::Alerts(sink) => &sink.inputs,
+        }
+    }
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AlertTarget {
+    /// Prometheus Alertmanager, API v2 (`POST {url}/api/v2/alerts`).
+    Alertmanager,
+    /// Any HTTP endpoint: one JSON alert per POST, signed when a secret is configured.
+    Webhook,
+}
+
+/// An alert sink: every anomaly event of its inputs with |score| >= `min_score`, at most
+/// `max_per_series` per series and `max_per_run` per run (the rest summarised in one alert).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertSink {
+    /// Indices of detect stages whose anomalies are alerted.
+    pub inputs: Vec<usize>,
+    pub target: AlertTarget,
+    pub url: String,
+    pub min_score: f64,
+    pub max_per_run: u32,
+    pub max_per_series: u32,
+    /// Environment variable (on the coordinator) holding the webhook's HMAC-SHA256 secret.
+    pub secret_env: Option<String>,
+    pub timeout_micros: i64,
+    /// Longest wait between two delivery attempts (the backoff doubles up to it).
+    pub retry_max_micros: i64,
+    /// Template of the `link` annotation: `{series}`, `{time}`, `{stage}` and `{job}` replaced.
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -67,6 +67,38 @@ pub struct LakeOutput {
     pub detect_ops: Vec<usize>,
 }
 
+/// An alert sink as a reduce task sees it: the detect ops it takes and the caps that bound
+/// what one task reports (the coordinator applies the run-wide cap over all tasks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertOutput {
+    /// Index of the sink in the job spec.
+    pub sink: u32,
+    /// Indices into the chain of the detect ops alerted on.
+    pub detect_ops: Vec<usize>,
+    pub min_score: f64,
+    pub max_per_series: u32,
+    pub max_per_run: u32,
+    pub link: Option<String>,
+}
+
+/// One anomaly event to alert on: a run of consecutive flagged points of one series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Index of the sink in the job spec.
+    pub sink: u32,
+    /// Idempotency key: job, stage, series and start; the same event always has the same key.
+    pub key: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    pub starts_at_micros: i64,
+    /// When the event ended (one step after its last point); none while it lasts to the
+    /// window's end, and none for level shifts, trend changes and variance changes, which
+    /// persist.
+    pub ends_at_micros: Option<i64>,
+    /// The largest |score| of the event's points.
+    pub score: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReduceTask {
     pub job_name: String,
@@ -78,6 +110,7 @@ pub struct ReduceTask {
     pub inputs: Vec<ShuffleLocation>,
     pub chain: Vec<ChainOp>,
     pub outputs: Vec<LakeOutput>,
+    pub alerts: Vec<AlertOutput>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +186,12 @@ pub struct TaskOutput {
     pub lake_files: Vec<LakeFile>,
     pub top_anomalies: Vec<TopAnomaly>,
     pub metrics: TaskMetrics,
+    /// Reduce tasks: anomaly events for the alert sinks, within the task's caps.
+    #[serde(default)]
+    pub alerts: Vec<AlertEvent>,
+    /// Reduce tasks: events over the caps, counted for the run's summary alert.
+    #[serde(default)]
+    pub alerts_held_back: u64,
 }
 
 /// Keeps the `limit` highest-|score| anomalies; used by tasks and by the coordinator's summary.

@@ -9,11 +9,22 @@
 //!    period (auto-detected, or given) and, when the data has one, a longer one (a week over
 //!    a day), each a trimmed per-phase mean of the deviations from a centred moving
 //!    average, weighted by the local noise level, so that level shifts, spikes and noisy
-//!    stretches cannot bend the profile;
+//!    stretches cannot bend the profile. The long period is looked for on clipped lag
+//!    differences, and the week is always tried, so that a large level shift or trend change
+//!    cannot hide it; once the change-point search has found the level shifts, the long
+//!    profile is learned again with them taken out (a shift of a hundred σ otherwise bends it
+//!    a week on either side) and the search is run again. On smooth data (hourly means of
+//!    `fathom gen` series: noise 0.2-0.8% of the level under a daily swing of 10-30% and a
+//!    weekly one of up to 4%) any weekly swing left in the residual is a string of trend
+//!    changes and level shifts of tens of σ;
 //! 2. **change points** ([`detect_change_points`] on the deseasonalised series, no
 //!    seasonality of its own): level shifts, trend changes and variance changes, each with
-//!    its `√χ²` statistic; variance changes are then re-placed by maximum likelihood on the
-//!    residuals of the full model;
+//!    its `√χ²` statistic; variance changes are then re-placed on the residuals of the full
+//!    model, where the posterior probability that the change lies within the tolerance of
+//!    [`crate::eval`] (3 points early, 6 late) is largest: the likelihood of a noise increase
+//!    is lopsided, and its maximum is often late (see `ensemble/level.rs`). A level or trend
+//!    change that the re-placed variance change leaves fewer than `min_segment` points away
+//!    is an artefact of the first noisy points and is absorbed into it;
 //! 3. **level**: one robust least-squares line per segment between level and trend changes,
 //!    plus a slow block-median correction where the lines and the seasonal profiles leave a
 //!    misfit (see `ensemble/level.rs`);
@@ -41,6 +52,12 @@
 //! the measured rate of points above each threshold is within a factor 1.5-2 of nominal:
 //! 1.0e-3 above score 1, 1.5e-4 above 2, 2e-5 above 3.
 //!
+//! Scores saturate at [`MAX_SCORE`] (100, |z| ≈ 21.5): a tail probability of 1e-102 is far
+//! beyond where any noise model holds, and a large level shift's `√χ²` of a few hundred
+//! would otherwise score in the tens of thousands, a number that reads like a bug. Only an
+//! infinite input value scores ±inf. A threshold of 100 or more therefore flags nothing but
+//! ±inf points.
+//!
 //! # Kinds
 //!
 //! A change point is flagged at its index with its kind when its score passes the
@@ -48,7 +65,11 @@
 //! shift placed one point off leaves one large residual, which is part of the shift, not a
 //! spike), and up to [`VARIANCE_REACH`] points after a variance change. Every other flagged
 //! point is a spike (above) or a dip (below). Missing points are never flagged; ±inf points
-//! are left out of the model and flagged as spike / dip with an infinite score.
+//! are left out of the model and flagged as spike / dip with an infinite score. Points of a
+//! noisy series that lie exactly on the line through their two neighbours are gaps that the
+//! engine filled by linear interpolation, and count as missing (see `ensemble/filled.rs`):
+//! such a line cuts across the daily cycle and would otherwise be a string of spikes or
+//! dips (on `fathom gen` data, 71 of 85 false spikes and dips in 4,000 series).
 //!
 //! # Quality and speed
 //!
@@ -56,10 +77,18 @@
 //! seasonality, drift, missing points and gaps; 200 series per kind and 200 clean series;
 //! see [`crate::eval`] for the matching rules), the ensemble finds at least 95% of the
 //! events of every kind with a precision of at least 0.9 per kind, where `decompose` at
-//! threshold 3 finds about a third of the spikes and dips and no change (the variance
-//! change recall is the tightest, 0.935-0.97 across seeds: placing a change of noise level
-//! within the -3..+6 tolerance is hard even knowing the true baseline). It runs in about
-//! 85 us per 720-point series on one core.
+//! threshold 3 finds about a third of the spikes and dips and no change. Across seeds 1-8
+//! (`examples/eval_seeds.rs`) the lowest recall of any kind on any seed is 0.97 (variance
+//! changes: 0.97-0.99, median 0.975) and the lowest precision 0.96; most variance changes
+//! still missed are placed 7-15 points off, where the estimation noise of the seasonal
+//! profiles blurs the boundary (with the true baseline the same placement finds 99%). It
+//! runs in about 90 us per 720-point series on one core.
+//!
+//! On labelled `fathom gen` data run as the engine runs it (`examples/eval_gen.rs`: hourly
+//! means, linear fill), the seasonal model above matters most: before the long period was
+//! made robust to large shifts and trend changes, trend changes had a precision of 0.13-0.14
+//! and level shifts 0.44-0.57 (about 1,300 false trend changes in 2,000 series, nearly all
+//! in series with a level shift or a trend change whose weekly cycle went unmodelled).
 //!
 //! A series needs some history before a residual means anything: in series with fewer than
 //! [`MIN_HISTORY`] (48) valid points, or fewer than [`MIN_CYCLES`] (3) main periods, only
@@ -74,6 +103,7 @@
 //! once its new segment holds enough points for the change-point search (12 by default), so
 //! in causal evaluation the changes are found but reported late and as spikes first.
 
+mod filled;
 mod level;
 mod seasonal;
 mod vote;
@@ -85,8 +115,9 @@ use crate::detector::{AnomalyKind, DetectorOutput};
 use crate::fill::{Fill, fill_gaps};
 use crate::spectral_residual::unit_scale;
 use crate::stats::max_abs_finite;
-use level::{block_correction, diff_sigma, fit_line, place_variance_change, robust_sigma};
-use seasonal::{SeasonalWork, seasonal_component};
+use filled::unfill_gaps;
+use level::{VarianceSearch, block_correction, diff_sigma, fit_line, place_variance_change, robust_sigma};
+use seasonal::{SeasonalWork, refit_long, seasonal_component};
 use vote::{Vote, VoteWork};
 
 /// Parameters of [`ensemble`].
@@ -104,6 +135,8 @@ impl Default for EnsembleParams {
     }
 }
 
+/// Scores of finite z-scores saturate here (|z| ≈ 21.5; see the module docs).
+pub const MAX_SCORE: f64 = 100.0;
 /// |z| at or below this scores 0 (tail probability 1%).
 const Z_FLOOR: f64 = 2.575_829_303_548_901;
 /// Residual z-scores are divided by this before the tail is read (see the module docs).
@@ -116,6 +149,10 @@ pub const CHANGE_REACH: usize = 2;
 pub const VARIANCE_REACH: usize = 6;
 /// Variance changes are re-placed within this many points of where the search put them.
 const VARIANCE_RADIUS: usize = 30;
+/// A variance change is reported where the true change most likely lies within this
+/// tolerance: reported at most `.0` points early or `.1` points late. It is the tolerance of
+/// [`crate::eval`], chosen there as what an operator accepts (a test keeps them equal).
+const PLACEMENT_TOLERANCE: (usize, usize) = (3, 6);
 /// Squared residuals are clipped at this many σ of the noisier side when placing a
 /// variance change.
 const VARIANCE_CLIP_SIGMAS: f64 = 5.0;
@@ -136,6 +173,7 @@ const DEFAULT_BLOCK: usize = 24;
 #[derive(Debug, Default)]
 pub struct EnsembleScratch {
     x: Vec<f64>,
+    on_line: Vec<bool>,
     filled: Vec<f64>,
     seasonal: Vec<f64>,
     season: SeasonalWork,
@@ -148,17 +186,22 @@ pub struct EnsembleScratch {
     sums: Vec<(f64, f64)>,
     change_points: ChangePointScratch,
     changes: Vec<ChangePoint>,
+    shifts: Vec<usize>,
     vote: VoteWork,
 }
 
 /// The calibrated score of a z-score (see the module docs): `-log10 P(|N(0,1)| > |z|) - 2`
-/// with the sign of `z`, 0 up to |z| = 2.58, ±inf for infinite z, 0 for NaN.
+/// with the sign of `z`, 0 up to |z| = 2.58, at most [`MAX_SCORE`] in magnitude for finite
+/// z, ±inf for infinite z, 0 for NaN.
 pub fn calibrated(z: f64) -> f64 {
     let a = z.abs();
     if a.is_nan() || a <= Z_FLOOR {
         return 0.0;
     }
-    let s = upper_tail_log10(a) - std::f64::consts::LOG10_2 - 2.0;
+    if a.is_infinite() {
+        return z;
+    }
+    let s = (upper_tail_log10(a) - std::f64::consts::LOG10_2 - 2.0).min(MAX_SCORE);
     if s > 0.0 { s.copysign(z) } else { 0.0 }
 }
 
@@ -178,6 +221,8 @@ pub fn ensemble(values: &[f64], params: &EnsembleParams, out: &mut DetectorOutpu
     let (scale, inv) = unit_scale(max_abs_finite(values));
     s.x.clear();
     s.x.extend(values.iter().map(|&v| if v.is_finite() { v * scale } else { f64::NAN }));
+    // Hours the engine filled by interpolation are missing data, not values to judge.
+    unfill_gaps(&mut s.x, &mut s.on_line);
     s.filled.clear();
     s.filled.extend_from_slice(&s.x);
     fill_gaps(&mut s.filled, Fill::Linear);
@@ -188,24 +233,32 @@ pub fn ensemble(values: &[f64], params: &EnsembleParams, out: &mut DetectorOutpu
     let search = ChangePointParams { seasonality: Seasonality::None, ..ChangePointParams::default() };
     detect_change_points(&s.y, &search, &mut s.changes, &mut s.change_points);
     s.changes.sort_by_key(|c| c.index);
-
-    // Level: one line per segment between level and trend changes, plus the correction.
-    let sigma = diff_sigma(&s.y, &mut s.buf);
-    s.level.clear();
-    s.level.resize(n, 0.0);
-    let mut start = 0;
-    let ends = s.changes.iter().filter(|c| c.kind != ChangeKind::Variance).map(|c| c.index);
-    for end in ends.chain([n]) {
-        let end = end.clamp(start, n);
-        fit_line(&s.y, start, end, sigma, &mut s.level, &mut s.buf);
-        start = end;
+    let mut periods = periods;
+    s.shifts.clear();
+    s.shifts.extend(s.changes.iter().filter(|c| c.kind == ChangeKind::Level).map(|c| c.index));
+    let refit = if periods.main.is_some() && !s.shifts.is_empty() {
+        refit_long(&s.x, &s.shifts, &mut s.season, &mut s.seasonal)
+    } else {
+        None
+    };
+    if let Some(long) = refit {
+        periods.long = long;
+        s.y.clear();
+        s.y.extend(s.x.iter().zip(&s.seasonal).map(|(x, se)| x - se));
+        detect_change_points(&s.y, &search, &mut s.changes, &mut s.change_points);
+        s.changes.sort_by_key(|c| c.index);
     }
-    let block = periods.main.filter(|p| (8..=48).contains(p)).unwrap_or(DEFAULT_BLOCK);
-    block_correction(&s.y, &mut s.level, block, &s.season.weights, &mut s.centres, &mut s.buf);
-    s.r.clear();
-    s.r.extend(s.y.iter().zip(&s.level).map(|(y, l)| y - l));
 
+    let sigma = diff_sigma(&s.y, &mut s.buf);
+    let block = periods.main.filter(|p| (8..=48).contains(p)).unwrap_or(DEFAULT_BLOCK);
+    fit_level(s, sigma, block);
     place_variance_changes(s, n);
+    if absorb_into_variance_changes(&mut s.changes, search.min_segment) {
+        // The level no longer bends at the absorbed changes, and the variance changes are
+        // judged against their new neighbours.
+        fit_level(s, sigma, block);
+        place_variance_changes(s, n);
+    }
     s.sigma.clear();
     s.sigma.resize(n, 0.0);
     let mut start = 0;
@@ -266,6 +319,65 @@ pub fn ensemble(values: &[f64], params: &EnsembleParams, out: &mut DetectorOutpu
     }
 }
 
+/// Writes the level (one line per segment between level and trend changes, plus the block
+/// correction) and the residuals `r = y - level`.
+fn fit_level(s: &mut EnsembleScratch, sigma: f64, block: usize) {
+    let n = s.y.len();
+    s.level.clear();
+    s.level.resize(n, 0.0);
+    let mut start = 0;
+    let ends = s.changes.iter().filter(|c| c.kind != ChangeKind::Variance).map(|c| c.index);
+    for end in ends.chain([n]) {
+        let end = end.clamp(start, n);
+        fit_line(&s.y, start, end, sigma, &mut s.level, &mut s.buf);
+        start = end;
+    }
+    block_correction(&s.y, &mut s.level, block, &s.season.weights, &mut s.centres, &mut s.buf);
+    s.r.clear();
+    s.r.extend(s.y.iter().zip(&s.level).map(|(y, l)| y - l));
+}
+
+/// Removes every level or trend change just before a (re-placed) variance increase, closer
+/// to it than `min_segment` points; the variance change keeps the larger score of the two.
+/// True if any was removed.
+///
+/// The change-point search often places a noise increase a few points late (the first
+/// points of the noisier regime are often small), and then finds a hinge or a step in the
+/// quiet segment before it, fitted to the noisy points it was left: a trend change
+/// `min_segment` points before the variance change, with a large score (the noisy points are
+/// many quiet σ out), which also robs the variance change of the quiet segment it is
+/// measured against, so that it goes unflagged. Once the variance change is placed where it
+/// belongs, the segment between the two is shorter than the search ever splits off, so it
+/// does not support a change of its own: its evidence is that of the variance change.
+fn absorb_into_variance_changes(changes: &mut Vec<ChangePoint>, min_segment: usize) -> bool {
+    let mut absorbed = false;
+    for j in 0..changes.len() {
+        let variance = changes[j];
+        if variance.kind != ChangeKind::Variance {
+            continue;
+        }
+        // Only increases, where the artefact is seen. A decrease placed early would leave
+        // its mirror image after it, but the one such pair on the synthetic evaluation (16
+        // seeds) was a real level shift just after a spurious decrease.
+        let Some(k) = j.checked_sub(1).filter(|_| variance.magnitude > 0.0) else {
+            continue;
+        };
+        let Some(&other) = changes.get(k) else {
+            continue;
+        };
+        if other.kind != ChangeKind::Variance
+            && !other.magnitude.is_nan()
+            && other.index.abs_diff(variance.index) < min_segment
+        {
+            changes[j].score = variance.score.max(other.score);
+            changes[k].magnitude = f64::NAN;
+            absorbed = true;
+        }
+    }
+    changes.retain(|c| !c.magnitude.is_nan());
+    absorbed
+}
+
 /// Sets flag and kind from the score (spike / dip), with ±inf points scored ±inf and
 /// missing points 0.
 fn infinities(values: &[f64], threshold: f64, out: &mut DetectorOutput) {
@@ -281,8 +393,8 @@ fn infinities(values: &[f64], threshold: f64, out: &mut DetectorOutput) {
     }
 }
 
-/// Re-places every variance change between its neighbouring changes by maximum likelihood
-/// on the residuals (see [`place_variance_change`]).
+/// Re-places every variance change between its neighbouring changes on the residuals (see
+/// [`place_variance_change`]).
 fn place_variance_changes(s: &mut EnsembleScratch, n: usize) {
     if !s.changes.iter().any(|c| c.kind == ChangeKind::Variance) {
         return;
@@ -303,8 +415,16 @@ fn place_variance_changes(s: &mut EnsembleScratch, n: usize) {
         // Only spikes are clipped: at 5 σ of the noisier side.
         let noisier = before.max(after);
         let clip = (VARIANCE_CLIP_SIGMAS * noisier).powi(2).max(f64::MIN_POSITIVE);
-        let (lo, hi) = (guess.saturating_sub(VARIANCE_RADIUS), guess + VARIANCE_RADIUS + 1);
-        s.changes[j].index = place_variance_change(&s.r, a, b, lo, hi, guess, clip, &mut s.sums);
+        let (early, late) = PLACEMENT_TOLERANCE;
+        let search = VarianceSearch {
+            segment: (a, b),
+            range: (guess.saturating_sub(VARIANCE_RADIUS), guess + VARIANCE_RADIUS + 1),
+            guess,
+            clip,
+            early,
+            late,
+        };
+        s.changes[j].index = place_variance_change(&s.r, &search, &mut s.sums);
     }
     s.changes.retain(|c| !c.magnitude.is_nan());
 }
@@ -332,7 +452,11 @@ mod tests {
         assert_eq!(calibrated(2.0), 0.0);
         assert_eq!(calibrated(f64::NAN), 0.0);
         assert_eq!(calibrated(f64::INFINITY), f64::INFINITY);
-        assert!(calibrated(40.0) > 300.0);
+        assert_eq!(calibrated(f64::NEG_INFINITY), f64::NEG_INFINITY);
+        // Saturation: monotone up to the cap, and the cap for anything larger.
+        assert!(calibrated(21.0) > 90.0 && calibrated(21.0) < MAX_SCORE);
+        assert_eq!(calibrated(40.0), MAX_SCORE);
+        assert_eq!(calibrated(-1e300), -MAX_SCORE);
     }
 
     fn run(values: &[f64]) -> DetectorOutput {
@@ -358,6 +482,137 @@ mod tests {
                 })
                 .count();
             assert!(found >= 2, "{kind:?}: {found} of 3");
+        }
+    }
+
+    /// A noise increase that the change-point search places a few points late leaves the
+    /// first noisy points in the quiet segment before it, where they fit a hinge: a trend
+    /// change 12 points before the variance change, flagged, which took the variance
+    /// change's quiet segment and left it unflagged. (Series where that happened.)
+    #[test]
+    fn a_noise_increase_is_not_a_trend_change() {
+        let spec = SyntheticSpec::default();
+        for seed in [16, 278, 506] {
+            let (values, labels) = generate_series(&spec, Some(AnomalyKind::VarianceChange), seed);
+            let out = run(&values);
+            let (lo, hi) = crate::eval::window(&labels[0]);
+            assert!((lo..=hi).any(|i| out.kind[i] == AnomalyKind::VarianceChange), "seed {seed}: {lo}..={hi}");
+            let flagged: Vec<_> = (0..values.len()).filter(|&i| out.flag[i] != 0).map(|i| (i, out.kind[i])).collect();
+            assert!(
+                flagged.iter().all(|&(_, k)| k != AnomalyKind::TrendChange && k != AnomalyKind::LevelShift),
+                "seed {seed}: {flagged:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn level_and_trend_changes_crowding_a_variance_change_are_absorbed() {
+        let change = |index, kind, magnitude, score| ChangePoint { index, kind, magnitude, score };
+        let key = |v: &[ChangePoint]| v.iter().map(|c| (c.index, c.kind, c.score)).collect::<Vec<_>>();
+        // An increase absorbs the change before it, not the one after.
+        let mut changes = vec![
+            change(100, ChangeKind::Level, 4.0, 9.0),
+            change(362, ChangeKind::Trend, -4.2, 8.3),
+            change(371, ChangeKind::Variance, 7.0, 3.7),
+            change(380, ChangeKind::Level, 5.0, 5.0),
+        ];
+        assert!(absorb_into_variance_changes(&mut changes, 12));
+        let kept = [(100, ChangeKind::Level, 9.0), (371, ChangeKind::Variance, 8.3), (380, ChangeKind::Level, 5.0)];
+        assert_eq!(key(&changes), kept);
+        // A decrease absorbs nothing.
+        let mut changes = vec![change(362, ChangeKind::Trend, 4.0, 6.0), change(371, ChangeKind::Variance, -7.0, 3.7)];
+        assert!(!absorb_into_variance_changes(&mut changes, 12));
+        assert_eq!(changes.len(), 2);
+        // Twelve points apart, a segment the search could have split off: both stay.
+        let mut apart = vec![change(359, ChangeKind::Trend, 4.0, 8.3), change(371, ChangeKind::Variance, 7.0, 3.7)];
+        assert!(!absorb_into_variance_changes(&mut apart, 12));
+        assert_eq!(apart.len(), 2);
+    }
+
+    /// The ensemble places a variance change where it most likely lies within the tolerance
+    /// of the evaluation; the two must agree.
+    #[test]
+    fn placement_tolerance_is_the_evaluation_tolerance() {
+        let (before, after) = crate::eval::tolerance(AnomalyKind::VarianceChange);
+        assert_eq!(PLACEMENT_TOLERANCE, (before, after));
+    }
+
+    /// An hourly series shaped like `fathom gen`'s: hourly means of 10-minute points with a
+    /// daily cycle of 20% of the level, a weekly one of 3%, a slow trend and noise of 1% (so
+    /// 0.4% on hourly means), plus `event(hour)` added to the signal.
+    fn gen_like(seed: u64, event: impl Fn(f64) -> f64) -> Vec<f64> {
+        let mut rng = crate::synthetic::Rng::new(seed);
+        let (level, tau) = (100.0, std::f64::consts::TAU);
+        let phase = rng.range(0.0, tau);
+        (0..720)
+            .map(|hour| {
+                let sum: f64 = (0..6)
+                    .map(|k| {
+                        let days = (hour as f64 + k as f64 / 6.0) / 24.0;
+                        level
+                            + 20.0 * (tau * days + phase).sin()
+                            + 2.0 * (tau * days / 7.0).sin()
+                            + 0.1 * days
+                            + event(days * 24.0)
+                            + 0.6 * rng.normal()
+                    })
+                    .sum();
+                sum / 6.0
+            })
+            .collect()
+    }
+
+    fn alarms(out: &DetectorOutput) -> Vec<(usize, AnomalyKind)> {
+        (0..out.len()).filter(|&i| out.flag[i] != 0).map(|i| (i, out.kind[i])).collect()
+    }
+
+    /// A level shift of a third of the level is a hundred σ of the hourly noise: it drowned
+    /// the weekly cycle in the correlations the long period is looked for by, and bent the
+    /// weekly profile a week on either side of it; the weekly swing left in the residual was
+    /// then a string of trend changes and level shifts of tens of σ.
+    #[test]
+    fn a_large_level_shift_does_not_hide_the_week() {
+        for seed in 1..=4 {
+            let values = gen_like(seed, |hour| if hour >= 300.0 { -45.0 } else { 0.0 });
+            let found = alarms(&run(&values));
+            assert!(
+                found.iter().all(|&(i, k)| k == AnomalyKind::LevelShift && (297..=306).contains(&i))
+                    && !found.is_empty(),
+                "seed {seed}: {found:?}"
+            );
+        }
+    }
+
+    /// A trend change leaves a step in the differences at lag one day, which correlates with
+    /// itself at every lag and can hide the weekly cycle from the correlations (seen on
+    /// `fathom gen` data; the week is now tried whatever they say). A guard: these series
+    /// passed before too.
+    #[test]
+    fn a_trend_change_does_not_hide_the_week() {
+        for seed in 1..=16 {
+            let values = gen_like(seed, |hour| if hour >= 100.0 { 40.0 * (hour - 100.0) / 620.0 } else { 0.0 });
+            let found = alarms(&run(&values));
+            assert!(
+                found.iter().all(|&(i, k)| k == AnomalyKind::TrendChange && (88..=124).contains(&i))
+                    && !found.is_empty(),
+                "seed {seed}: {found:?}"
+            );
+        }
+    }
+
+    /// The engine fills hours without data by linear interpolation; across the daily cycle's
+    /// curve that line was a string of spikes or dips of up to 100 (most false spikes and
+    /// dips on `fathom gen` data).
+    #[test]
+    fn a_filled_gap_is_not_a_spike() {
+        for seed in 1..=8 {
+            let mut values = gen_like(seed, |_| 0.0);
+            for start in [200, 430] {
+                values[start..start + 5].fill(f64::NAN);
+            }
+            crate::fill::fill_gaps(&mut values, crate::fill::Fill::Linear);
+            let found = alarms(&run(&values));
+            assert!(found.is_empty(), "seed {seed}: {found:?}");
         }
     }
 
@@ -414,12 +669,14 @@ mod tests {
         check_targets(40, 40, 7, 0.925, 0.875);
     }
 
-    /// The full evaluation (200 series per kind and 200 clean): run with
-    /// `cargo test --release -p fathom-detect -- --ignored`.
+    /// The full evaluation (200 series per kind and 200 clean) on seeds 1 to 8, each of which
+    /// must meet the target: run with `cargo test --release -p fathom-detect -- --ignored`.
     #[test]
     #[ignore]
     fn meets_the_quality_target() {
-        let (decompose, ensemble) = check_targets(200, 200, 1, 0.95, 0.9);
-        println!("{}\n{}", decompose.render(), ensemble.render());
+        for seed in 1..=8 {
+            let (decompose, ensemble) = check_targets(200, 200, seed, 0.95, 0.9);
+            println!("seed {seed}\n{}\n{}", decompose.render(), ensemble.render());
+        }
     }
 }

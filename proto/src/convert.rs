@@ -5,8 +5,8 @@ use fathom_core::ids::{JobId, TaskId};
 use fathom_core::job::{JobState, JobStatus, StageProgress};
 use fathom_core::spec::{Agg, DetectOp, SampleOp, TimeWindow};
 use fathom_core::task::{
-    ChainOp, ChainOpKind, LakeFile, LakeOutput, ReduceTask, ScanTask, ShuffleLocation, ShuffleSpec, TaskDefinition,
-    TaskKind, TaskMetrics, TaskOutput, TopAnomaly,
+    AlertEvent, AlertOutput, ChainOp, ChainOpKind, LakeFile, LakeOutput, ReduceTask, ScanTask, ShuffleLocation,
+    ShuffleSpec, TaskDefinition, TaskKind, TaskMetrics, TaskOutput, TopAnomaly,
 };
 use fathom_detect::detector::DetectorConfig;
 use fathom_detect::fill::Fill;
@@ -199,6 +199,18 @@ impl From<&TaskDefinition> for pb::TaskDefinition {
                         detect_ops: output.detect_ops.iter().map(|op| *op as u32).collect(),
                     })
                     .collect(),
+                alerts: reduce
+                    .alerts
+                    .iter()
+                    .map(|alert| pb::AlertOutput {
+                        sink: alert.sink,
+                        detect_ops: alert.detect_ops.iter().map(|op| *op as u32).collect(),
+                        min_score: alert.min_score,
+                        max_per_series: alert.max_per_series,
+                        max_per_run: alert.max_per_run,
+                        link: alert.link.clone(),
+                    })
+                    .collect(),
             }),
         };
         Self { task_id: Some((&task.task_id).into()), attempt: task.attempt, kind: Some(kind) }
@@ -245,6 +257,27 @@ impl TryFrom<pb::TaskDefinition> for TaskDefinition {
                         Ok(LakeOutput { table_uri: output.table_uri, columns: output.columns, detect_ops })
                     })
                     .collect::<Result<_>>()?;
+                let alerts = reduce
+                    .alerts
+                    .into_iter()
+                    .map(|alert| {
+                        let detect_ops: Vec<usize> = alert.detect_ops.iter().map(|op| *op as usize).collect();
+                        if detect_ops.iter().any(|op| *op >= chain.len()) {
+                            return Err(ProtoError::InvalidField {
+                                field: "AlertOutput.detect_ops",
+                                reason: "refers past the end of the chain".to_string(),
+                            });
+                        }
+                        Ok(AlertOutput {
+                            sink: alert.sink,
+                            detect_ops,
+                            min_score: alert.min_score,
+                            max_per_series: alert.max_per_series,
+                            max_per_run: alert.max_per_run,
+                            link: alert.link,
+                        })
+                    })
+                    .collect::<Result<_>>()?;
                 TaskKind::Reduce(ReduceTask {
                     job_name: reduce.job_name,
                     make_series_stage: reduce.make_series_stage,
@@ -264,6 +297,7 @@ impl TryFrom<pb::TaskDefinition> for TaskDefinition {
                         .collect(),
                     chain,
                     outputs,
+                    alerts,
                 })
             }
         };
@@ -345,6 +379,20 @@ impl From<&TaskOutput> for pb::TaskOutput {
                 .collect(),
             top_anomalies: output.top_anomalies.iter().map(Into::into).collect(),
             metrics: Some((&output.metrics).into()),
+            alerts: output
+                .alerts
+                .iter()
+                .map(|event| pb::AlertEvent {
+                    sink: event.sink,
+                    key: event.key.clone(),
+                    labels: event.labels.iter().map(|(name, value)| (name.clone(), value.clone())).collect(),
+                    annotations: event.annotations.iter().map(|(name, value)| (name.clone(), value.clone())).collect(),
+                    starts_at_micros: event.starts_at_micros,
+                    ends_at_micros: event.ends_at_micros,
+                    score: event.score,
+                })
+                .collect(),
+            alerts_held_back: output.alerts_held_back,
         }
     }
 }
@@ -367,6 +415,20 @@ impl From<pb::TaskOutput> for TaskOutput {
                 .collect(),
             top_anomalies: output.top_anomalies.into_iter().map(Into::into).collect(),
             metrics: output.metrics.map(Into::into).unwrap_or_default(),
+            alerts: output
+                .alerts
+                .into_iter()
+                .map(|event| AlertEvent {
+                    sink: event.sink,
+                    key: event.key,
+                    labels: event.labels.into_iter().collect(),
+                    annotations: event.annotations.into_iter().collect(),
+                    starts_at_micros: event.starts_at_micros,
+                    ends_at_micros: event.ends_at_micros,
+                    score: event.score,
+                })
+                .collect(),
+            alerts_held_back: output.alerts_held_back,
         }
     }
 }
@@ -507,6 +569,14 @@ mod tests {
                     table_uri: "file:///t".into(),
                     columns: vec!["id".into()],
                     detect_ops: vec![1],
+                }],
+                alerts: vec![AlertOutput {
+                    sink: 1,
+                    detect_ops: vec![1],
+                    min_score: 4.5,
+                    max_per_series: 2,
+                    max_per_run: 50,
+                    link: Some("http://dash/{series}".into()),
                 }],
             }),
         };

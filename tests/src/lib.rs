@@ -5,6 +5,7 @@
 //! virtualenv that `.ci/run` prepares (`FATHOM_PYTHON`, or `.venv/bin/python` at the root).
 //! [`cluster::Cluster`] runs the coordinator and workers as real processes for failure tests.
 
+pub mod alerts;
 pub mod cluster;
 pub mod etcd;
 pub mod s3;

@@ -3,6 +3,7 @@
 //! date partition. Files are named by job, stage, partition and attempt, so a retried attempt
 //! never overwrites or duplicates what the committed attempt wrote.
 
+use fathom_core::alert::alert_events;
 use fathom_core::series::{RunInfo, SeriesMerger, anomaly_batches, run_chain, top_anomalies};
 use fathom_core::storage;
 use fathom_core::task::{LakeFile, ReduceTask, TaskDefinition, TaskMetrics, TaskOutput};
@@ -80,8 +81,18 @@ pub fn run_reduce(
         }
     }
 
+    let mut alerts = Vec::new();
+    let mut alerts_held_back = 0;
+    for output in &task.alerts {
+        let (events, held_back) = alert_events(&set, &task.chain, &results, output, &run);
+        alerts.extend(events);
+        alerts_held_back += held_back;
+    }
+
     let anomalies: usize = results.iter().flatten().map(Vec::len).sum();
     Ok(TaskOutput {
+        alerts,
+        alerts_held_back,
         shuffle_prefix: None,
         shuffle_address: None,
         lake_files,

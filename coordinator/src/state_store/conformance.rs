@@ -22,6 +22,17 @@ fn record(job_id: &str, state: &str) -> JobRecord {
         error: None,
         partitions: Some(4),
         completed_stages: BTreeMap::from([(0, vec![("w1".to_string(), TaskOutput::default())])]),
+        // The alert outbox travels in the record: it must come back exactly.
+        pending_alerts: vec![fathom_core::task::AlertEvent {
+            sink: 1,
+            key: format!("{job_id}/found/pump-7/1767614400000000"),
+            labels: BTreeMap::from([("alertname".to_string(), "FathomAnomaly".to_string())]),
+            annotations: BTreeMap::from([("score".to_string(), "7.5".to_string())]),
+            starts_at_micros: 1_767_614_400_000_000,
+            ends_at_micros: Some(1_767_618_000_000_000),
+            score: 7.5,
+        }],
+        alerts_enqueued: true,
     }
 }
 

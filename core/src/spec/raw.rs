@@ -103,4 +103,14 @@ pub struct RawSink {
     pub kind: Option<String>,
     pub input: Option<Vec<String>>,
     pub uri: Option<String>,
+    // Alert sinks.
+    pub target: Option<String>,
+    pub url: Option<String>,
+    pub min_score: Option<f64>,
+    pub max_per_run: Option<i64>,
+    pub max_per_series: Option<i64>,
+    pub secret_env: Option<String>,
+    pub timeout: Option<String>,
+    pub retry_max: Option<String>,
+    pub link: Option<String>,
 }

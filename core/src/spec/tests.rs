@@ -200,3 +200,54 @@ fn the_default_detector_is_the_ensemble() {
     let StageOp::Detect(detect) = &spec.stages[3].op else { panic!("detect") };
     assert_eq!(detect.detector.name(), "ensemble");
 }
+
+const ALERTS: &str = r#"
+[[sink]]
+kind = "alerts"
+input = ["anomalies"]
+target = "webhook"
+url = "https://hooks.example/fathom"
+min_score = 5.0
+max_per_run = 20
+secret_env = "FATHOM_WEBHOOK_SECRET"
+timeout = "3s"
+retry_max = "2m"
+link = "https://dash/{series}"
+"#;
+
+#[test]
+fn an_alert_sink_parses_with_its_settings_and_defaults() {
+    let spec = JobSpec::from_toml(&format!("{VALID}{ALERTS}")).expect("valid");
+    let SinkSpec::Alerts(sink) = &spec.sinks[1] else { panic!("an alert sink: {:?}", spec.sinks[1]) };
+    assert_eq!(sink.target, AlertTarget::Webhook);
+    assert_eq!(sink.url, "https://hooks.example/fathom");
+    assert_eq!((sink.min_score, sink.max_per_run, sink.max_per_series), (5.0, 20, 1));
+    assert_eq!((sink.timeout_micros, sink.retry_max_micros), (3_000_000, 120_000_000));
+    assert_eq!(sink.secret_env.as_deref(), Some("FATHOM_WEBHOOK_SECRET"));
+    assert_eq!(sink.inputs, vec![spec.stage_index("anomalies").expect("stage")]);
+}
+
+#[test]
+fn alert_sink_mistakes_are_named_by_field() {
+    let bad = ALERTS
+        .replace("target = \"webhook\"", "target = \"alertmanager\"")
+        .replace("https://hooks.example/fathom", "ftp://nope")
+        .replace("max_per_run = 20", "max_per_run = 0")
+        .replace("timeout = \"3s\"", "timeout = \"soon\"");
+    assert_eq!(
+        issues_of(&format!("{VALID}{bad}")),
+        vec![
+            "sink[1].url: \"ftp://nope\" is not an http(s) URL",
+            "sink[1].max_per_run: 0 is not between 1 and 100000",
+            "sink[1].timeout: \"soon\" is not a duration (e.g. \"10s\", \"5m\")",
+            "sink[1].secret_env: signing applies to webhook targets only",
+        ]
+    );
+    let unknown = ALERTS.replace("target = \"webhook\"", "target = \"pagerduty\"");
+    assert_eq!(
+        issues_of(&format!("{VALID}{unknown}")),
+        vec!["sink[1].target: \"pagerduty\" is not an alert target (alertmanager or webhook)"]
+    );
+    let lake_fields = VALID.replace("kind = \"lake\"", "kind = \"lake\"\nmin_score = 2.0");
+    assert_eq!(issues_of(&lake_fields), vec!["sink[0].min_score: applies to alert sinks only"]);
+}

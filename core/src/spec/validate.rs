@@ -402,23 +402,16 @@ fn validate_sinks(raw: &[RawSink], stages: &[StageSpec], issues: &mut Issues) ->
     let mut sinks = Vec::new();
     for (index, sink) in raw.iter().enumerate() {
         let path = format!("sink[{index}]");
-        match sink.kind.as_deref() {
-            Some("lake") => {}
-            Some("alerts") => {
-                issues.push(format!("{path}.kind"), "alert sinks are not available in this build yet");
-                continue;
-            }
+        let kind = match sink.kind.as_deref() {
+            Some(kind @ ("lake" | "alerts")) => kind,
             Some(other) => {
-                issues.push(format!("{path}.kind"), format!("{other:?} is not a sink kind (expected lake)"));
+                issues.push(format!("{path}.kind"), format!("{other:?} is not a sink kind (expected lake or alerts)"));
                 continue;
             }
             None => {
                 issues.push(format!("{path}.kind"), "required");
                 continue;
             }
-        }
-        let Some(uri) = issues.required(sink.uri.clone(), &format!("{path}.uri")) else {
-            continue;
         };
         let Some(names) = issues.required(sink.input.as_ref(), &format!("{path}.input")) else {
             continue;
@@ -432,13 +425,102 @@ fn validate_sinks(raw: &[RawSink], stages: &[StageSpec], issues: &mut Issues) ->
                 Some(stage) if matches!(stages[stage].op, StageOp::Detect(_)) => inputs.push(stage),
                 Some(_) => issues.push(
                     format!("{path}.input"),
-                    format!("{name:?} is not a detect stage; a lake sink stores anomalies"),
+                    format!(
+                        "{name:?} is not a detect stage; a {kind} sink {}",
+                        if kind == "lake" { "stores anomalies" } else { "sends anomalies" }
+                    ),
                 ),
                 None if stages.is_empty() => {}
                 None => issues.push(format!("{path}.input"), format!("unknown stage {name:?}")),
             }
         }
-        sinks.push(SinkSpec::Lake(LakeSink { inputs, uri }));
+        let sink = if kind == "lake" {
+            for (field, set) in [
+                ("target", sink.target.is_some()),
+                ("url", sink.url.is_some()),
+                ("min_score", sink.min_score.is_some()),
+                ("max_per_run", sink.max_per_run.is_some()),
+                ("max_per_series", sink.max_per_series.is_some()),
+                ("secret_env", sink.secret_env.is_some()),
+                ("timeout", sink.timeout.is_some()),
+                ("retry_max", sink.retry_max.is_some()),
+                ("link", sink.link.is_some()),
+            ] {
+                if set {
+                    issues.push(format!("{path}.{field}"), "applies to alert sinks only");
+                }
+            }
+            let Some(uri) = issues.required(sink.uri.clone(), &format!("{path}.uri")) else {
+                continue;
+            };
+            SinkSpec::Lake(LakeSink { inputs, uri })
+        } else {
+            let Some(alerts) = validate_alert_sink(sink, &path, inputs, issues) else {
+                continue;
+            };
+            SinkSpec::Alerts(alerts)
+        };
+        sinks.push(sink);
     }
     sinks
+}
+
+fn validate_alert_sink(sink: &RawSink, path: &str, inputs: Vec<usize>, issues: &mut Issues) -> Option<AlertSink> {
+    if sink.uri.is_some() {
+        issues.push(format!("{path}.uri"), "alert sinks take `url` (where to send), not `uri`");
+    }
+    let target = match issues.required(sink.target.as_deref(), &format!("{path}.target"))? {
+        "alertmanager" => AlertTarget::Alertmanager,
+        "webhook" => AlertTarget::Webhook,
+        other => {
+            issues
+                .push(format!("{path}.target"), format!("{other:?} is not an alert target (alertmanager or webhook)"));
+            return None;
+        }
+    };
+    let url = issues.required(sink.url.clone(), &format!("{path}.url"))?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url::Url::parse(&url).is_err() {
+        issues.push(format!("{path}.url"), format!("{url:?} is not an http(s) URL"));
+    }
+    let min_score = sink.min_score.unwrap_or(0.0);
+    if min_score.is_nan() || min_score < 0.0 || min_score.is_infinite() {
+        issues.push(format!("{path}.min_score"), "must be a finite number >= 0");
+    }
+    let mut count = |value: Option<i64>, field: &str, default: u32| match value {
+        None => default,
+        Some(value) if (1..=100_000).contains(&value) => value as u32,
+        Some(value) => {
+            issues.push(format!("{path}.{field}"), format!("{value} is not between 1 and 100000"));
+            default
+        }
+    };
+    let max_per_run = count(sink.max_per_run, "max_per_run", 100);
+    let max_per_series = count(sink.max_per_series, "max_per_series", 1);
+    let mut duration = |text: Option<&str>, field: &str, default: i64| match text {
+        None => default,
+        Some(text) => match parse_duration_micros(text) {
+            Some(micros) if micros > 0 => micros,
+            _ => {
+                issues.push(format!("{path}.{field}"), format!("{text:?} is not a duration (e.g. \"10s\", \"5m\")"));
+                default
+            }
+        },
+    };
+    let timeout_micros = duration(sink.timeout.as_deref(), "timeout", 10_000_000);
+    let retry_max_micros = duration(sink.retry_max.as_deref(), "retry_max", 300_000_000);
+    if sink.secret_env.is_some() && target == AlertTarget::Alertmanager {
+        issues.push(format!("{path}.secret_env"), "signing applies to webhook targets only");
+    }
+    Some(AlertSink {
+        inputs,
+        target,
+        url,
+        min_score,
+        max_per_run,
+        max_per_series,
+        secret_env: sink.secret_env.clone(),
+        timeout_micros,
+        retry_max_micros,
+        link: sink.link.clone(),
+    })
 }

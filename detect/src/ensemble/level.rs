@@ -162,53 +162,105 @@ pub(crate) fn robust_sigma(r: &[f64], start: usize, end: usize, buf: &mut Vec<f6
     if mad.is_finite() { mad } else { 0.0 }
 }
 
-/// Places a variance change between `lo` and `hi` (exclusive bounds of the points that may
-/// start the new regime) by maximum Gaussian likelihood of the residuals `r` over the
-/// segment `[a, b)`: two zero-mean regimes with their own variance, the squared residuals
-/// clipped at `clip` so a spike does not pull the split. `guess` if nothing better is found.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn place_variance_change(
-    r: &[f64],
-    a: usize,
-    b: usize,
-    lo: usize,
-    hi: usize,
-    guess: usize,
-    clip: f64,
-    sums: &mut Vec<(f64, f64)>,
-) -> usize {
+/// Where a variance change may be placed and how: see [`place_variance_change`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VarianceSearch {
+    /// The segment `[a, b)` whose residuals are split in two regimes (the neighbouring
+    /// changes, or the series' ends).
+    pub segment: (usize, usize),
+    /// The first points of the new regime that may be reported, `[lo, hi)`.
+    pub range: (usize, usize),
+    /// Reported if nothing better is found.
+    pub guess: usize,
+    /// Squared residuals are clipped at this, so a spike does not pull the split.
+    pub clip: f64,
+    /// A change reported at `k` counts as placed when it truly starts within
+    /// `k - late ..= k + early`.
+    pub early: usize,
+    /// See `early`.
+    pub late: usize,
+}
+
+/// Places a variance change: the valid point `k` with the largest posterior probability
+/// that the change truly starts within `k - late ..= k + early`, under two zero-mean
+/// Gaussian regimes with their own variance over the segment (the profile likelihood, flat
+/// prior over the indices of the range); among near ties, the most likely start itself.
+/// `guess` if no position can be judged.
+///
+/// Why not the maximum likelihood start: the likelihood of a noise increase is lopsided.
+/// Moving the start into the quiet regime costs about `ln f - 1/2` per point (a quiet point
+/// is merely unlikely under the larger σ, `f` the ratio of the σs), moving it into the noisy
+/// regime costs about `f²/2` per point, so the evidence spreads several points to the early
+/// side of the maximum, which sits on the first noisy-looking point: when the first points
+/// of the noisier regime happen to be small, it is late, and past the tolerance. The
+/// posterior mass in the tolerance window weighs every position by its evidence. On the
+/// ensemble's residuals of the synthetic evaluation (seeds 1-8) it places 96.5-98.5% of x3-5
+/// increases within -3..+6 points, the maximum 93-97%; on pure noise 99.7% against 98.4%
+/// (see the tests).
+pub(crate) fn place_variance_change(r: &[f64], search: &VarianceSearch, work: &mut Vec<(f64, f64)>) -> usize {
+    let VarianceSearch { segment: (a, b), range: (lo, hi), guess, clip, early, late } = *search;
     let Some(seg) = r.get(a..b) else {
         return guess;
     };
-    sums.clear();
-    sums.push((0.0, 0.0));
+    // Pass 1: work[i] = (sum of clipped squares, count) over seg[..i].
+    work.clear();
+    work.push((0.0, 0.0));
     let (mut s, mut c) = (0.0, 0.0);
     for &v in seg {
         if v.is_finite() {
             s += (v * v).min(clip);
             c += 1.0;
         }
-        sums.push((s, c));
+        work.push((s, c));
     }
     let (total_s, total_c) = (s, c);
-    let ll = |k: usize| -> Option<f64> {
-        let (s1, c1) = *sums.get(k - a)?;
+    let (lo, hi) = (lo.max(a + 1), hi.min(b));
+    if lo >= hi {
+        return guess;
+    }
+    // Pass 2, over the range, stored after the sums: (log-likelihood of a start at k,
+    // posterior weight up to k), NEG_INFINITY / no weight where k cannot start a regime. A
+    // missing point starts the same regimes as the next valid point, and so has its
+    // likelihood: the prior is flat over the indices, where the change may truly lie.
+    let base = work.len();
+    let mut best_ll = f64::NEG_INFINITY;
+    for k in lo..hi {
+        let (s1, c1) = work[k - a];
         let (s2, c2) = (total_s - s1, total_c - c1);
-        if c1 < 3.0 || c2 < 3.0 || s1 <= 0.0 || s2 <= 0.0 {
-            return None;
-        }
-        Some(-c1 * (s1 / c1).ln() - c2 * (s2 / c2).ln())
-    };
-    let mut best = (guess, ll(guess.clamp(a, b)).unwrap_or(f64::NEG_INFINITY));
-    for k in lo.max(a + 1)..hi.min(b) {
-        if let Some(v) = ll(k)
-            && v > best.1
-        {
-            best = (k, v);
+        let ll = if c1 >= 3.0 && c2 >= 3.0 && s1 > 0.0 && s2 > 0.0 {
+            -0.5 * (c1 * (s1 / c1).ln() + c2 * (s2 / c2).ln())
+        } else {
+            f64::NEG_INFINITY
+        };
+        best_ll = best_ll.max(ll);
+        work.push((ll, 0.0));
+    }
+    if best_ll == f64::NEG_INFINITY {
+        return guess;
+    }
+    let mut cumulative = 0.0;
+    for slot in &mut work[base..] {
+        cumulative += (slot.0 - best_ll).exp();
+        slot.1 = cumulative;
+    }
+    let posterior = &work[base..];
+    let below = |i: usize| if i == 0 { 0.0 } else { posterior[i - 1].1 };
+    let mass = |i: usize| posterior[(i + early).min(posterior.len() - 1)].1 - below(i.saturating_sub(late));
+    // Only valid points are reported (a change is flagged at its first point).
+    let reportable = |i: usize| posterior[i].0 > f64::NEG_INFINITY && seg[lo + i - a].is_finite();
+    let most = (0..posterior.len()).filter(|&i| reportable(i)).map(mass).fold(0.0, f64::max);
+    // Near ties (a concentrated posterior lies in many windows): the likeliest start.
+    let mut pick = (guess, f64::NEG_INFINITY);
+    for (i, &(ll, _)) in posterior.iter().enumerate() {
+        if ll > pick.1 && reportable(i) && mass(i) >= most * (1.0 - TIE) {
+            pick = (lo + i, ll);
         }
     }
-    best.0
+    pick.0
 }
+
+/// Window masses within this fraction of the largest are ties.
+const TIE: f64 = 1e-3;
 
 #[cfg(test)]
 mod tests {
@@ -243,6 +295,40 @@ mod tests {
         assert!(level[..50].iter().all(|&l| l == 2.0));
     }
 
+    /// The start with the largest likelihood, as variance changes were placed before.
+    fn most_likely_start(r: &[f64], lo: usize, hi: usize) -> usize {
+        let ll = |k: usize| {
+            let (s1, s2) = (r[..k].iter().map(|v| v * v).sum::<f64>(), r[k..].iter().map(|v| v * v).sum::<f64>());
+            let (c1, c2) = (k as f64, (r.len() - k) as f64);
+            -c1 * (s1 / c1).ln() - c2 * (s2 / c2).ln()
+        };
+        (lo..hi).max_by(|&a, &b| ll(a).total_cmp(&ll(b))).unwrap_or(lo)
+    }
+
+    /// On pure noise with a x3-5 increase, the posterior window places nearly every change
+    /// within -3..+6 points; the likelihood's maximum, late whenever the noisier regime
+    /// starts with small values, misses a few percent.
+    #[test]
+    fn places_noise_increases_within_the_tolerance() {
+        let mut rng = Rng::new(17);
+        let mut work = Vec::new();
+        let (trials, mut placed, mut most_likely) = (1000, 0, 0);
+        for _ in 0..trials {
+            let tau = rng.int(100, 300);
+            let factor = rng.range(3.0, 5.0);
+            let r: Vec<f64> = (0..400).map(|i| rng.normal() * if i >= tau { factor } else { 1.0 }).collect();
+            let guess = tau + rng.int(0, 10) - 5;
+            let range = (guess - 30, guess + 31);
+            let search = VarianceSearch { segment: (0, 400), range, guess, clip: f64::INFINITY, early: 3, late: 6 };
+            let within = |at: usize| usize::from(at + 3 >= tau && at <= tau + 6);
+            placed += within(place_variance_change(&r, &search, &mut work));
+            most_likely += within(most_likely_start(&r, range.0, range.1));
+        }
+        let (placed, most_likely) = (placed as f64 / trials as f64, most_likely as f64 / trials as f64);
+        println!("within tolerance: posterior window {placed}, maximum likelihood {most_likely}");
+        assert!(placed >= 0.985 && placed > most_likely + 0.01, "{placed} vs {most_likely}");
+    }
+
     #[test]
     fn sigmas_and_variance_change() {
         let mut rng = Rng::new(5);
@@ -252,10 +338,18 @@ mod tests {
         assert!((s - 1.0).abs() < 0.15, "{s}");
         let walk: Vec<f64> = (0..400).map(|i| i as f64 * 0.01 + if i % 50 == 0 { 40.0 } else { r[i] }).collect();
         assert!((diff_sigma(&walk[..230], &mut buf) - 1.0).abs() < 0.2);
-        let mut sums = Vec::new();
-        let at = place_variance_change(&r, 0, 400, 200, 260, 220, 1e6, &mut sums);
+        let mut work = Vec::new();
+        let search = VarianceSearch { segment: (0, 400), range: (200, 260), guess: 220, clip: 1e6, early: 3, late: 6 };
+        let at = place_variance_change(&r, &search, &mut work);
         assert!((228..=232).contains(&at), "{at}");
-        assert_eq!(place_variance_change(&r, 0, 400, 0, 0, 7, 1e6, &mut sums), 7);
+        let empty = VarianceSearch { range: (0, 0), guess: 7, ..search };
+        assert_eq!(place_variance_change(&r, &empty, &mut work), 7);
+        // A missing point is never reported: the partition it would start is that of the
+        // next valid point.
+        let mut gappy = r.clone();
+        gappy[226..=232].iter_mut().for_each(|v| *v = f64::NAN);
+        let at = place_variance_change(&gappy, &search, &mut work);
+        assert!(gappy[at].is_finite() && (233..=235).contains(&at), "{at}");
         assert_eq!(robust_sigma(&[0.0; 5], 0, 5, &mut buf), 0.0);
         assert_eq!(diff_sigma(&[1.0], &mut buf), 0.0);
     }
