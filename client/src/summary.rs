@@ -44,6 +44,12 @@ pub fn render(status: &JobStatus) -> String {
     let stages: Vec<String> =
         status.stages.iter().map(|stage| format!("{} {:.2}s", stage.name, stage.elapsed_ms as f64 / 1000.0)).collect();
     let _ = writeln!(out, "  stages     {}", stages.join(" · "));
+    if status.metrics.files_skipped > 0 {
+        let _ = writeln!(out, "  bad files  {} left out (on_bad_file = \"skip\"):", status.metrics.files_skipped);
+        for file in &status.skipped_files {
+            let _ = writeln!(out, "               {file}");
+        }
+    }
     if !status.skipped_stages.is_empty() {
         let _ = writeln!(out, "  skipped    {} (feed no sink)", status.skipped_stages.join(", "));
     }

@@ -20,12 +20,14 @@ pub const MAX_ATTEMPTS: u32 = 4;
 /// outputs are recomputed, so this only trips when workers keep dying.
 pub const MAX_FETCH_FAILURES: u32 = 8;
 const TOP_ANOMALIES: usize = 10;
+/// Skipped input files named in a job's status (all are counted in its metrics).
+const SKIPPED_FILES_LISTED: usize = 20;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskStatus {
     Pending,
     Running { worker: WorkerId, attempt: u32 },
-    Done { worker: WorkerId, output: TaskOutput },
+    Done { worker: WorkerId, output: Box<TaskOutput> },
 }
 
 #[derive(Debug)]
@@ -153,6 +155,7 @@ impl ExecutionGraph {
         let kind = if stage == 0 {
             TaskKind::Scan(ScanTask {
                 files: self.plan.scan_tasks[index].clone(),
+                skip_bad_files: self.plan.skip_bad_files,
                 timestamp_column: self.source_timestamp.clone(),
                 value_column: self.source_value.clone(),
                 window: self.plan.window,
@@ -207,7 +210,7 @@ impl ExecutionGraph {
         let Some(stage) = self.running_attempt(task, attempt) else {
             return false;
         };
-        stage.set_status(task.index as usize, TaskStatus::Done { worker, output });
+        stage.set_status(task.index as usize, TaskStatus::Done { worker, output: Box::new(output) });
         if stage.is_complete() {
             stage.finished = Some(Instant::now());
         }
@@ -298,7 +301,7 @@ impl ExecutionGraph {
                     .tasks
                     .iter()
                     .filter_map(|task| match &task.status {
-                        TaskStatus::Done { worker, output } => Some((worker.to_string(), output.clone())),
+                        TaskStatus::Done { worker, output } => Some((worker.to_string(), output.as_ref().clone())),
                         _ => None,
                     })
                     .collect();
@@ -317,7 +320,7 @@ impl ExecutionGraph {
             return false;
         }
         for (index, (worker, output)) in outputs.into_iter().enumerate() {
-            state.set_status(index, TaskStatus::Done { worker, output });
+            state.set_status(index, TaskStatus::Done { worker, output: Box::new(output) });
         }
         let now = Instant::now();
         state.started = Some(now);
@@ -423,6 +426,16 @@ impl ExecutionGraph {
         status.top_anomalies = top;
         status.tables = self.plan.tables().into_iter().map(|(uri, _)| uri).collect();
         status.skipped_stages = self.plan.skipped_stages.clone();
+        status.skipped_files = self.stages[0]
+            .tasks
+            .iter()
+            .filter_map(|task| match &task.status {
+                TaskStatus::Done { output, .. } => Some(output.skipped_files.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .take(SKIPPED_FILES_LISTED)
+            .collect();
         if status.state == JobState::Planning {
             status.state = JobState::Running;
         }

@@ -273,6 +273,7 @@ impl JobManager {
             top_anomalies: Vec::new(),
             tables: Vec::new(),
             skipped_stages: Vec::new(),
+            skipped_files: Vec::new(),
             elapsed_ms: job.finished.unwrap_or_else(Instant::now).duration_since(job.submitted).as_millis() as u64,
         };
         if let Some(graph) = &job.graph {

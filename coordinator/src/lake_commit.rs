@@ -13,7 +13,7 @@ use deltalake::kernel::{Action, Add, DataType, StructField, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use fathom_core::schema::{DATE_COLUMN, anomalies_schema};
 use fathom_core::storage;
-use fathom_core::task::LakeFile;
+use fathom_core::task::{LakeFile, lake_file_prefix};
 
 use fathom_core::ids::JobId;
 use fathom_core::job::JobState;
@@ -43,16 +43,49 @@ fn delta_columns(columns: &[String]) -> Vec<StructField> {
     fields
 }
 
+/// Attempts at a commit that keeps losing to concurrent writers before giving up.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
 /// Commits `files` to the table at `table_uri`; returns the table version holding them.
 ///
 /// Idempotent per job: the commit carries a Delta application transaction (`fathom-<job id>`),
 /// and a job whose transaction is already in the log is not committed again. That is what
 /// keeps rows single when a coordinator dies between committing and recording that it did,
 /// and its successor commits the job once more.
+///
+/// Replaces the window: files that earlier runs of the same job wrote for the same window
+/// (found by [`lake_file_prefix`]) are removed in the same transaction, so a rerun leaves one
+/// copy of the window's rows, and readers see either the old rows or the new, never both.
+///
+/// Concurrent writers: Delta's own retry absorbs appends that land in between; a transaction
+/// that conflicts (another run replaced the same files first) is rebuilt from the new table
+/// state and tried again, up to [`CONFLICT_ATTEMPTS`] times.
 pub async fn commit(
     table_uri: &str,
     columns: &[String],
     job_id: &str,
+    replaces: &str,
+    files: &[LakeFile],
+) -> Result<u64, CoordinatorError> {
+    let mut attempt = 1;
+    loop {
+        match commit_once(table_uri, columns, job_id, replaces, files).await {
+            Err(CoordinatorError::Commit { source, .. })
+                if attempt < CONFLICT_ATTEMPTS && matches!(*source, deltalake::DeltaTableError::Transaction { .. }) =>
+            {
+                tracing::warn!(table = table_uri, attempt, error = %source, "commit conflicted with another writer, retrying");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn commit_once(
+    table_uri: &str,
+    columns: &[String],
+    job_id: &str,
+    replaces: &str,
     files: &[LakeFile],
 ) -> Result<u64, CoordinatorError> {
     let commit_error = |source| CoordinatorError::Commit { table: table_uri.to_string(), source: Box::new(source) };
@@ -101,9 +134,19 @@ pub async fn commit(
     }
 
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let actions: Vec<Action> = files
+    let replaced: Vec<Action> = snapshot
+        .log_data()
         .iter()
-        .map(|file| {
+        .filter(|file| file.path().rsplit('/').next().is_some_and(|name| name.starts_with(replaces)))
+        .map(|file| Action::Remove(file.remove_action(true)))
+        .collect();
+    if !replaced.is_empty() {
+        info!(%job_id, table = table_uri, files = replaced.len(), "replacing the window's rows of an earlier run");
+    }
+    let mode = if replaced.is_empty() { SaveMode::Append } else { SaveMode::Overwrite };
+    let actions: Vec<Action> = replaced
+        .into_iter()
+        .chain(files.iter().map(|file| {
             Action::Add(Add {
                 path: file.path.clone(),
                 partition_values: HashMap::from([(DATE_COLUMN.to_string(), Some(file.date.clone()))]),
@@ -113,7 +156,7 @@ pub async fn commit(
                 stats: Some(serde_json::json!({ "numRecords": file.rows }).to_string()),
                 ..Add::default()
             })
-        })
+        }))
         .collect();
     let properties = CommitProperties::default()
         .with_metadata([("fathom.job_id".to_string(), serde_json::Value::from(job_id))])
@@ -123,11 +166,7 @@ pub async fn commit(
         .build(
             Some(snapshot),
             table.log_store(),
-            DeltaOperation::Write {
-                mode: SaveMode::Append,
-                partition_by: Some(vec![DATE_COLUMN.to_string()]),
-                predicate: None,
-            },
+            DeltaOperation::Write { mode, partition_by: Some(vec![DATE_COLUMN.to_string()]), predicate: None },
         )
         .await
         .map_err(commit_error)?;
@@ -138,27 +177,32 @@ impl JobManager {
     /// Commits a complete job's files, one transaction per table, then marks it succeeded (or
     /// failed with the commit's error). A job cancelled meanwhile is left alone.
     pub(crate) async fn commit_job(self: Arc<Self>, job_id: JobId) {
-        let work = {
+        let (replaces, work) = {
             let state = self.lock();
-            let Some(graph) = state.jobs.get(&job_id).and_then(|job| job.graph.as_ref()) else {
+            let Some(job) = state.jobs.get(&job_id) else {
+                return;
+            };
+            let Some(graph) = job.graph.as_ref() else {
                 return;
             };
             let columns: BTreeMap<String, Vec<String>> = graph.plan.tables().into_iter().collect();
-            graph
+            let replaces = lake_file_prefix(&graph.plan.job_name, graph.plan.window);
+            let work = graph
                 .lake_files()
                 .into_iter()
                 .map(|(table, files)| {
                     let table_columns = columns.get(&table).cloned().unwrap_or_default();
                     (table, table_columns, files)
                 })
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (replaces, work)
         };
         let mut outcome = Ok(());
         for (table, columns, files) in &work {
             if self.lock().jobs.get(&job_id).map(|job| job.state) != Some(JobState::Committing) {
                 return;
             }
-            match commit(table, columns, job_id.as_str(), files).await {
+            match commit(table, columns, job_id.as_str(), &replaces, files).await {
                 Ok(version) => info!(%job_id, %table, version, files = files.len(), "lake table committed"),
                 Err(error) => {
                     outcome = Err(error.report());

@@ -67,4 +67,6 @@ pub struct JobStatus {
     pub tables: Vec<String>,
     pub skipped_stages: Vec<String>,
     pub elapsed_ms: u64,
+    /// Input files left out under `on_bad_file = "skip"` (`uri: reason`; the first few).
+    pub skipped_files: Vec<String>,
 }

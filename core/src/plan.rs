@@ -43,6 +43,8 @@ pub struct PhysicalPlan {
     pub reduces: Vec<ReduceStage>,
     /// Stages that feed no sink: not run, and reported so the user knows.
     pub skipped_stages: Vec<String>,
+    /// `on_bad_file = "skip"` on the source.
+    pub skip_bad_files: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,6 +147,7 @@ pub fn plan(spec: &JobSpec, files: &[SourceFile], options: PlanOptions) -> Resul
         shuffles,
         reduces,
         skipped_stages,
+        skip_bad_files: spec.source.skip_bad_files,
     })
 }
 

@@ -36,6 +36,9 @@ pub struct SourceSpec {
     pub timestamp: String,
     pub value: String,
     pub tags: Vec<String>,
+    /// `on_bad_file = "skip"`: a file that is not readable Parquet, or lacks a needed column,
+    /// is left out and reported instead of failing the job.
+    pub skip_bad_files: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,8 @@ pub struct ShuffleSpec {
 pub struct ScanTask {
     /// URIs of the files this task reads, whole.
     pub files: Vec<String>,
+    /// Leave out (and report) files that are not readable Parquet or lack a needed column.
+    pub skip_bad_files: bool,
     pub timestamp_column: String,
     pub value_column: String,
     pub window: TimeWindow,
@@ -162,6 +164,9 @@ pub struct TaskMetrics {
     pub series: u64,
     pub points: u64,
     pub anomalies: u64,
+    /// Files left out under `on_bad_file = "skip"`.
+    #[serde(default)]
+    pub files_skipped: u64,
 }
 
 impl TaskMetrics {
@@ -173,6 +178,7 @@ impl TaskMetrics {
         self.series += other.series;
         self.points += other.points;
         self.anomalies += other.anomalies;
+        self.files_skipped += other.files_skipped;
     }
 }
 
@@ -192,6 +198,22 @@ pub struct TaskOutput {
     /// Reduce tasks: events over the caps, counted for the run's summary alert.
     #[serde(default)]
     pub alerts_held_back: u64,
+    /// Scan tasks: the files left out under `on_bad_file = "skip"`, as `uri: reason`.
+    #[serde(default)]
+    pub skipped_files: Vec<String>,
+}
+
+/// The file-name prefix of every lake file that a run of job `job_name` over `window` writes.
+/// A rerun of the same window finds its predecessors' files by it, and its commit replaces them.
+/// The name enters as a hash so that one job's prefix is never the start of another's.
+pub fn lake_file_prefix(job_name: &str, window: TimeWindow) -> String {
+    // FNV-1a: the same on every build and platform, unlike the standard library's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in job_name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("part-w{}-{}-n{hash:016x}-", window.start_micros, window.end_micros)
 }
 
 /// Keeps the `limit` highest-|score| anomalies; used by tasks and by the coordinator's summary.

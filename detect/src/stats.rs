@@ -140,7 +140,8 @@ fn narrow(buf: &mut [f64], k: usize) -> (usize, usize) {
 /// branch-free min/max over `width` lanes that the compiler vectorises: many short columns
 /// (one per seasonal phase) sort faster together this way than one selection per column.
 /// O(rows log^2 rows) per column, so meant for a few dozen rows. The matrix must be NaN-free
-/// (`f64::min`/`max` would drop a NaN). Does nothing if `buf` is shorter than the matrix.
+/// (a comparison with NaN is false, so a NaN would overwrite its partner). Does nothing if
+/// `buf` is shorter than the matrix.
 pub(crate) fn sort_columns(buf: &mut [f64], rows: usize, width: usize) {
     if rows < 2 || width == 0 || rows.checked_mul(width).is_none_or(|len| buf.len() < len) {
         return;
@@ -154,9 +155,12 @@ pub(crate) fn sort_columns(buf: &mut [f64], rows: usize, width: usize) {
                 let (upper, lower) = buf.split_at_mut((i + d) * width);
                 let a = &mut upper[i * width..(i + 1) * width];
                 for (x, y) in a.iter_mut().zip(lower.iter_mut()) {
+                    // Plain comparisons, not `f64::min`/`max`: the matrix is NaN-free, and
+                    // their NaN handling takes three instructions per lane instead of one
+                    // (the networks were a tenth of the ensemble's time).
                     let (u, v) = (*x, *y);
-                    *x = u.min(v);
-                    *y = u.max(v);
+                    *x = if u < v { u } else { v };
+                    *y = if u > v { u } else { v };
                 }
             }
             if q == p {
@@ -165,6 +169,42 @@ pub(crate) fn sort_columns(buf: &mut [f64], rows: usize, width: usize) {
             (d, q, r) = (q - p, q >> 1, p);
         }
         p >>= 1;
+    }
+}
+
+/// Medians of the blocks of `values` (`block` consecutive points each, the last one possibly
+/// shorter), NaN = missing: `out[b] = (median, count)` of block `b`'s valid values, with
+/// the same interpolation as [`select_percentile`], NaN for a block without any.
+///
+/// Many short blocks: their medians come from one [`sort_columns`] network over the
+/// transposed blocks (missing values as +inf, which sort last), several times faster than
+/// one selection per block. `matrix` is a work buffer. Meant for blocks of a few dozen
+/// points (the network is O(block log² block) per block); `values` must hold no +inf.
+pub(crate) fn block_medians(values: &[f64], block: usize, matrix: &mut Vec<f64>, out: &mut Vec<(f64, usize)>) {
+    out.clear();
+    let block = block.max(1);
+    let blocks = values.len().div_ceil(block);
+    matrix.clear();
+    matrix.resize(blocks * block, f64::INFINITY);
+    for (b, chunk) in values.chunks(block).enumerate() {
+        let mut count = 0;
+        for (row, &v) in chunk.iter().enumerate() {
+            if !v.is_nan() {
+                matrix[row * blocks + b] = v;
+                count += 1;
+            }
+        }
+        out.push((f64::NAN, count));
+    }
+    sort_columns(matrix, block, blocks);
+    for (b, slot) in out.iter_mut().enumerate() {
+        let at = |row: usize| matrix.get(row * blocks + b).copied().unwrap_or(f64::NAN);
+        let m = slot.1;
+        slot.0 = match m {
+            0 => f64::NAN,
+            _ if m % 2 == 0 => lerp(at(m / 2 - 1), at(m / 2), 0.5),
+            _ => at(m / 2),
+        };
     }
 }
 
@@ -320,6 +360,21 @@ mod tests {
                 want.sort_by(f64::total_cmp);
                 let got: Vec<f64> = (0..rows).map(|r| m[r * width + c]).collect();
                 prop_assert_eq!(got, want);
+            }
+        }
+
+        #[test]
+        fn block_medians_agree_with_selection(
+            v in proptest::collection::vec(prop_oneof![4 => -1e6f64..1e6, 1 => Just(f64::NAN)], 0..300),
+            block in 1usize..50,
+        ) {
+            let (mut matrix, mut out, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+            block_medians(&v, block, &mut matrix, &mut out);
+            prop_assert_eq!(out.len(), v.len().div_ceil(block));
+            for (chunk, &(median, count)) in v.chunks(block).zip(&out) {
+                prop_assert_eq!(count, chunk.iter().filter(|x| !x.is_nan()).count());
+                let want = nan_median(chunk, &mut scratch);
+                prop_assert!(want.to_bits() == median.to_bits() || (want - median).abs() <= 1e-9 * (1.0 + want.abs()));
             }
         }
 

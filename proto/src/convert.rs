@@ -167,6 +167,7 @@ impl From<&TaskDefinition> for pb::TaskDefinition {
         let kind = match &task.kind {
             TaskKind::Scan(scan) => pb::task_definition::Kind::Scan(pb::ScanTask {
                 files: scan.files.clone(),
+                skip_bad_files: scan.skip_bad_files,
                 timestamp_column: scan.timestamp_column.clone(),
                 value_column: scan.value_column.clone(),
                 window: Some(scan.window.into()),
@@ -236,6 +237,7 @@ impl TryFrom<pb::TaskDefinition> for TaskDefinition {
         let kind = match required(task.kind, "TaskDefinition", "kind")? {
             pb::task_definition::Kind::Scan(scan) => TaskKind::Scan(ScanTask {
                 files: scan.files,
+                skip_bad_files: scan.skip_bad_files,
                 timestamp_column: scan.timestamp_column,
                 value_column: scan.value_column,
                 window: required(scan.window, "ScanTask", "window")?.into(),
@@ -315,6 +317,7 @@ impl From<&TaskMetrics> for pb::TaskMetrics {
             series: metrics.series,
             points: metrics.points,
             anomalies: metrics.anomalies,
+            files_skipped: metrics.files_skipped,
         }
     }
 }
@@ -329,6 +332,7 @@ impl From<pb::TaskMetrics> for TaskMetrics {
             series: metrics.series,
             points: metrics.points,
             anomalies: metrics.anomalies,
+            files_skipped: metrics.files_skipped,
         }
     }
 }
@@ -393,6 +397,7 @@ impl From<&TaskOutput> for pb::TaskOutput {
                 })
                 .collect(),
             alerts_held_back: output.alerts_held_back,
+            skipped_files: output.skipped_files.clone(),
         }
     }
 }
@@ -429,6 +434,7 @@ impl From<pb::TaskOutput> for TaskOutput {
                 })
                 .collect(),
             alerts_held_back: output.alerts_held_back,
+            skipped_files: output.skipped_files,
         }
     }
 }
@@ -469,6 +475,7 @@ impl From<&JobStatus> for pb::JobStatus {
             tables: status.tables.clone(),
             skipped_stages: status.skipped_stages.clone(),
             elapsed_ms: status.elapsed_ms,
+            skipped_files: status.skipped_files.clone(),
         }
     }
 }
@@ -512,6 +519,7 @@ impl TryFrom<pb::JobStatus> for JobStatus {
             tables: status.tables,
             skipped_stages: status.skipped_stages,
             elapsed_ms: status.elapsed_ms,
+            skipped_files: status.skipped_files,
         })
     }
 }
@@ -584,6 +592,7 @@ mod tests {
             task_id: TaskId { job_id: JobId::new("j"), stage: 0, index: 0 },
             attempt: 0,
             kind: TaskKind::Scan(ScanTask {
+                skip_bad_files: true,
                 files: vec!["file:///a".into()],
                 timestamp_column: "ts".into(),
                 value_column: "v".into(),

@@ -68,6 +68,35 @@ async fn a_corrupt_file_fails_the_job_naming_the_file() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_bad_file_skip_a_corrupt_file_is_left_out_and_reported() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    small_dataset(dir.path())?;
+    let reference = run_embedded(&demo_spec(dir.path()), cluster()).await?;
+    assert_eq!(reference.state, JobState::Succeeded, "{:?}", reference.error);
+    let corrupt = dir.path().join("raw/date=2026-01-06/part-0000.parquet");
+    let lost_rows = {
+        let file = std::fs::File::open(&corrupt)?;
+        parquet::file::reader::FileReader::metadata(&parquet::file::serialized_reader::SerializedFileReader::new(file)?)
+            .file_metadata()
+            .num_rows() as u64
+    };
+    std::fs::write(&corrupt, b"PAR1 this is not parquet at all")?;
+    let spec = demo_spec(dir.path())
+        .replace("value = \"value\"", "value = \"value\"\non_bad_file = \"skip\"")
+        .replace("/lake/anomalies", "/lake/skipped");
+    let status = run_embedded(&spec, cluster()).await?;
+    assert_eq!(status.state, JobState::Succeeded, "{:?}", status.error);
+    assert_eq!(status.metrics.files_skipped, 1);
+    assert_eq!(status.metrics.files_read, reference.metrics.files_read, "the bad file was read, then left out");
+    assert_eq!(status.metrics.rows_read + lost_rows, reference.metrics.rows_read, "none of its rows count");
+    assert_eq!(status.skipped_files.len(), 1);
+    assert!(status.skipped_files[0].contains("date=2026-01-06/part-0000.parquet"), "{:?}", status.skipped_files);
+    assert!(status.skipped_files[0].contains("not a readable parquet file"), "{:?}", status.skipped_files);
+    assert!(dir.path().join("lake/skipped/_delta_log").exists(), "the rest is committed");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_window_is_a_clear_error() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     small_dataset(dir.path())?;

@@ -6,7 +6,7 @@
 use fathom_core::alert::alert_events;
 use fathom_core::series::{RunInfo, SeriesMerger, anomaly_batches, run_chain, top_anomalies};
 use fathom_core::storage;
-use fathom_core::task::{LakeFile, ReduceTask, TaskDefinition, TaskMetrics, TaskOutput};
+use fathom_core::task::{LakeFile, ReduceTask, TaskDefinition, TaskMetrics, TaskOutput, lake_file_prefix};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use parquet::arrow::ArrowWriter;
@@ -61,8 +61,12 @@ pub fn run_reduce(
             .map_err(|error| WorkerError::Merge(Box::new(error)))?
         {
             let relative = format!(
-                "date={date}/part-{}-s{}-p{}-a{}.zstd.parquet",
-                definition.task_id.job_id, definition.task_id.stage, task.partition, definition.attempt
+                "date={date}/{}{}-s{}-p{}-a{}.zstd.parquet",
+                lake_file_prefix(&task.job_name, task.window),
+                definition.task_id.job_id,
+                definition.task_id.stage,
+                task.partition,
+                definition.attempt
             );
             let bytes = encode_parquet(&batch, &relative)?;
             let size_bytes = bytes.len() as u64;
@@ -93,6 +97,7 @@ pub fn run_reduce(
     Ok(TaskOutput {
         alerts,
         alerts_held_back,
+        skipped_files: Vec::new(),
         shuffle_prefix: None,
         shuffle_address: None,
         lake_files,

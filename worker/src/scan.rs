@@ -6,14 +6,16 @@
 
 use std::path::Path;
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use fathom_core::aggregate::{PartialAggregator, ScanColumns};
 use fathom_core::storage;
 use fathom_core::task::{ScanTask, TaskMetrics, TaskOutput};
 use object_store::ObjectStoreExt;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use tokio::runtime::Handle;
+use tracing::warn;
 
 use crate::CancelFlag;
 use crate::error::WorkerError;
@@ -42,12 +44,31 @@ pub fn run_scan(
         }
     }
 
+    let mut skipped_files = Vec::new();
     for uri in &task.files {
         cancel.check()?;
         let bytes = fetch(uri, runtime)?;
         metrics.files_read += 1;
         metrics.bytes_read += bytes.len() as u64;
-        scan_file(uri, bytes, &needed, task, &mut aggregators, &mut metrics, cancel)?;
+        if !task.skip_bad_files {
+            scan_file(uri, bytes, &needed, task, &mut aggregators, &mut metrics, cancel)?;
+            continue;
+        }
+        // Decode the whole file before aggregating any of it, so that a file found bad halfway
+        // leaves nothing behind.
+        match decode_file(uri, bytes, &needed, task, cancel) {
+            Ok(batches) => {
+                for batch in &batches {
+                    aggregate(uri, batch, task, &mut aggregators, &mut metrics)?;
+                }
+            }
+            Err(error @ (WorkerError::DecodeParquet { .. } | WorkerError::BadData { .. })) => {
+                warn!(%uri, error = %error.report(), "skipping a bad input file (on_bad_file = \"skip\")");
+                metrics.files_skipped += 1;
+                skipped_files.push(format!("{uri}: {}", error.report()));
+            }
+            Err(other) => return Err(other),
+        }
     }
 
     for aggregator in aggregators {
@@ -56,6 +77,7 @@ pub fn run_scan(
         write_partitions(shuffle_root, prefix, shuffle_id, &outputs)?;
     }
     Ok(TaskOutput {
+        skipped_files,
         shuffle_prefix: Some(prefix.to_string()),
         shuffle_address: Some(address.to_string()),
         metrics,
@@ -90,6 +112,38 @@ fn scan_file(
     metrics: &mut TaskMetrics,
     cancel: &CancelFlag,
 ) -> Result<(), WorkerError> {
+    for batch in open_reader(uri, bytes, needed)? {
+        cancel.check()?;
+        let batch = batch
+            .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
+        aggregate(uri, &batch, task, aggregators, metrics)?;
+    }
+    Ok(())
+}
+
+/// Every batch of a file, decoded and its columns checked; an error if any part of it is bad.
+fn decode_file(
+    uri: &str,
+    bytes: Bytes,
+    needed: &[&str],
+    task: &ScanTask,
+    cancel: &CancelFlag,
+) -> Result<Vec<RecordBatch>, WorkerError> {
+    let mut batches = Vec::new();
+    for batch in open_reader(uri, bytes, needed)? {
+        cancel.check()?;
+        let batch = batch
+            .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
+        for shuffle in &task.shuffles {
+            ScanColumns::from_batch(&batch, shuffle, &task.timestamp_column, &task.value_column)
+                .map_err(|source| WorkerError::BadData { uri: uri.to_string(), source: Box::new(source) })?;
+        }
+        batches.push(batch);
+    }
+    Ok(batches)
+}
+
+fn open_reader(uri: &str, bytes: Bytes, needed: &[&str]) -> Result<ParquetRecordBatchReader, WorkerError> {
     let decode_error = |source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source) };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode_error)?;
     let available: Vec<String> = builder.schema().fields().iter().map(|field| field.name().clone()).collect();
@@ -103,18 +157,21 @@ fn scan_file(
         });
     }
     let mask = ProjectionMask::columns(builder.parquet_schema(), needed.iter().copied());
-    let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(decode_error)?;
-    for batch in reader {
-        cancel.check()?;
-        let batch = batch
-            .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
-        metrics.rows_read += batch.num_rows() as u64;
-        for aggregator in aggregators.iter_mut() {
-            let columns =
-                ScanColumns::from_batch(&batch, aggregator.shuffle(), &task.timestamp_column, &task.value_column)
-                    .map_err(|source| WorkerError::BadData { uri: uri.to_string(), source: Box::new(source) })?;
-            aggregator.add(&columns, metrics);
-        }
+    builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(decode_error)
+}
+
+fn aggregate(
+    uri: &str,
+    batch: &RecordBatch,
+    task: &ScanTask,
+    aggregators: &mut [PartialAggregator],
+    metrics: &mut TaskMetrics,
+) -> Result<(), WorkerError> {
+    metrics.rows_read += batch.num_rows() as u64;
+    for aggregator in aggregators.iter_mut() {
+        let columns = ScanColumns::from_batch(batch, aggregator.shuffle(), &task.timestamp_column, &task.value_column)
+            .map_err(|source| WorkerError::BadData { uri: uri.to_string(), source: Box::new(source) })?;
+        aggregator.add(&columns, metrics);
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub struct RawSource {
     pub value: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    pub on_bad_file: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

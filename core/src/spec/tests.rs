@@ -251,3 +251,12 @@ fn alert_sink_mistakes_are_named_by_field() {
     let lake_fields = VALID.replace("kind = \"lake\"", "kind = \"lake\"\nmin_score = 2.0");
     assert_eq!(issues_of(&lake_fields), vec!["sink[0].min_score: applies to alert sinks only"]);
 }
+
+#[test]
+fn on_bad_file_is_fail_or_skip() {
+    let skip = VALID.replace("value = \"value\"", "value = \"value\"\non_bad_file = \"skip\"");
+    assert!(JobSpec::from_toml(&skip).expect("valid").source.skip_bad_files);
+    assert!(!JobSpec::from_toml(VALID).expect("valid").source.skip_bad_files, "failing is the default");
+    let bad = VALID.replace("value = \"value\"", "value = \"value\"\non_bad_file = \"ignore\"");
+    assert_eq!(issues_of(&bad), vec!["source.on_bad_file: \"ignore\" is not a choice (expected fail or skip)"]);
+}

@@ -88,7 +88,15 @@ fn validate_source(raw: RawSource, issues: &mut Issues) -> Option<SourceSpec> {
             issues.push("source", format!("column {column:?} is named more than once"));
         }
     }
-    Some(SourceSpec { uri, format, series_key, timestamp, value, tags: raw.tags })
+    let skip_bad_files = match raw.on_bad_file.as_deref() {
+        None | Some("fail") => false,
+        Some("skip") => true,
+        Some(other) => {
+            issues.push("source.on_bad_file", format!("{other:?} is not a choice (expected fail or skip)"));
+            false
+        }
+    };
+    Some(SourceSpec { uri, format, series_key, timestamp, value, tags: raw.tags, skip_bad_files })
 }
 
 fn parse_time(text: Option<String>, path: &str, issues: &mut Issues) -> Option<i64> {

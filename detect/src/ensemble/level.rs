@@ -7,7 +7,7 @@
 //! centres, which absorbs what the seasonal model and the lines miss (drifts, an imperfect
 //! weekly profile) without following spikes.
 
-use crate::stats::{select_percentile, select_two_percentiles};
+use crate::stats::{block_medians, select_percentile, select_two_percentiles};
 
 /// Gaussian σ per median absolute first difference: `Φ⁻¹(3/4) √2`.
 const MEDIAN_ABS_DIFF_TO_SIGMA: f64 = 1.048_358_037_009_529;
@@ -92,6 +92,15 @@ fn line(seg: &[f64], keep: impl Fn(usize, f64) -> bool) -> Option<(f64, f64, f64
     Some((mt, my, if slope.is_finite() { slope } else { 0.0 }))
 }
 
+/// Work buffers of [`block_correction`].
+#[derive(Debug, Default)]
+pub(crate) struct BlockWork {
+    centres: Vec<(f64, f64)>,
+    residuals: Vec<f64>,
+    matrix: Vec<f64>,
+    medians: Vec<(f64, usize)>,
+}
+
 /// Adds to `level` the slow correction of the residual `y - level`: the median residual of
 /// each block of `block` points (blocks with fewer than a quarter valid points are skipped),
 /// linearly interpolated between block centres and held flat beyond the first and last.
@@ -102,26 +111,20 @@ fn line(seg: &[f64], keep: impl Fn(usize, f64) -> bool) -> Option<(f64, f64, f64
 /// is shrunk towards 0 by the positive-part James–Stein factor `1 - noise / median²`: a
 /// median that is mostly noise (a block of noisy data, or no misfit at all) corrects
 /// nothing, a clear misfit is corrected nearly fully.
-pub(crate) fn block_correction(
-    y: &[f64],
-    level: &mut [f64],
-    block: usize,
-    weights: &[f64],
-    centres: &mut Vec<(f64, f64)>,
-    buf: &mut Vec<f64>,
-) {
+pub(crate) fn block_correction(y: &[f64], level: &mut [f64], block: usize, weights: &[f64], work: &mut BlockWork) {
+    let BlockWork { centres, residuals, matrix, medians } = work;
     let block = block.max(1);
+    residuals.clear();
+    residuals.extend(y.iter().zip(level.iter()).map(|(y, l)| y - l).map(|r| if r.is_finite() { r } else { f64::NAN }));
+    block_medians(residuals, block, matrix, medians);
     centres.clear();
-    for (b, ((ys, ls), ws)) in y.chunks(block).zip(level.chunks(block)).zip(weights.chunks(block)).enumerate() {
-        buf.clear();
-        buf.extend(ys.iter().zip(ls).map(|(y, l)| y - l).filter(|r| r.is_finite()));
-        let count = buf.len();
+    for (b, (&(m, count), ws)) in medians.iter().zip(weights.chunks(block)).enumerate() {
         if count * 4 >= block && count >= 3 {
-            let m = select_percentile(buf, 50.0);
             let w = ws.get(ws.len() / 2).copied().unwrap_or(0.0);
             let noise = if w > 0.0 { std::f64::consts::FRAC_PI_2 / (w * count as f64) } else { f64::INFINITY };
             let shrink = if m * m > noise { 1.0 - noise / (m * m) } else { 0.0 };
-            centres.push(((b * block) as f64 + 0.5 * (ys.len() as f64 - 1.0), m * shrink));
+            let len = block.min(y.len() - b * block);
+            centres.push(((b * block) as f64 + 0.5 * (len as f64 - 1.0), m * shrink));
         }
     }
     let (Some(&first), Some(&last)) = (centres.first(), centres.last()) else {
@@ -277,14 +280,14 @@ mod tests {
         fit_line(&y, 0, 100, 1.0, &mut level, &mut buf);
         assert!((level[10] - 3.0).abs() < 1e-9 && (level[90] - 11.0).abs() < 1e-9);
         let bent: Vec<f64> = (0..100).map(|i| y[i] + if i >= 50 { 1.0 } else { 0.0 }).collect();
-        let mut centres = Vec::new();
-        block_correction(&bent, &mut level, 10, &[100.0; 100], &mut centres, &mut buf);
+        let mut work = BlockWork::default();
+        block_correction(&bent, &mut level, 10, &[100.0; 100], &mut work);
         assert!((level[20] - 4.0).abs() < 1e-9 && (level[80] - 11.0).abs() < 0.05, "{}", level[80]);
         // A median that is mostly noise corrects little.
         let mut rng = Rng::new(2);
         let noisy: Vec<f64> = (0..100).map(|_| rng.normal()).collect();
         let mut flat = vec![0.0; 100];
-        block_correction(&noisy, &mut flat, 10, &[1.0; 100], &mut centres, &mut buf);
+        block_correction(&noisy, &mut flat, 10, &[1.0; 100], &mut work);
         let mean = flat.iter().map(|l| l.abs()).sum::<f64>() / 100.0;
         assert!(mean < 0.2, "{mean}");
         fit_line(&[f64::NAN; 4], 0, 4, 1.0, &mut level, &mut buf);

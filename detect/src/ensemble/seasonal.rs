@@ -43,7 +43,7 @@
 
 use crate::decompose::Seasonality;
 use crate::periods::{MIN_PERIOD, PeriodScratch, detect_period};
-use crate::stats::{lerp, select_percentile, sort_columns};
+use crate::stats::{block_medians, lerp, select_percentile, sort_columns};
 
 /// Minimum period score for automatic seasonality (as `decompose`).
 const MIN_SCORE: f64 = 0.6;
@@ -106,6 +106,8 @@ pub(crate) struct SeasonalWork {
     matrix: Vec<f64>,
     counts: Vec<usize>,
     sums: Vec<(f64, f64)>,
+    /// Per-block (median, count) of [`local_weights`].
+    medians: Vec<(f64, usize)>,
     /// Inverse local noise variance per point (see [`local_weights`]).
     pub weights: Vec<f64>,
     /// The series' median local noise σ.
@@ -197,9 +199,7 @@ pub(crate) fn seasonal_component(
     centred_average(filled, main, &mut work.average);
     work.deviation.extend(x.iter().zip(&work.average).map(|(v, a)| v - a));
     profile(main, work);
-    for (i, s) in seasonal.iter_mut().enumerate() {
-        *s = work.profile[i % main];
-    }
+    tile(&work.profile, seasonal);
 
     // What the main profile leaves may hold a longer cycle.
     work.rest.clear();
@@ -285,9 +285,7 @@ pub(crate) fn refit_long(
         work.steps = steps;
         return None;
     }
-    for (i, s) in seasonal.iter_mut().enumerate() {
-        *s = work.main_profile[i % main];
-    }
+    tile(&work.main_profile, seasonal);
     let long = add_long(x, &steps, work, seasonal);
     work.steps = steps;
     Some(long)
@@ -315,8 +313,8 @@ fn add_long(x: &[f64], steps: &[(usize, f64)], work: &mut SeasonalWork, seasonal
         }
     }
     let (long, _) = best?;
-    for (i, s) in seasonal.iter_mut().enumerate() {
-        *s += work.best[i % long];
+    for cycle in seasonal.chunks_mut(long) {
+        cycle.iter_mut().zip(&work.best).for_each(|(s, b)| *s += b);
     }
     Some(long)
 }
@@ -360,16 +358,26 @@ fn long_profile(
         let SeasonalWork { profile, buf, .. } = work;
         buf.clear();
         buf.resize(main, 0.0);
-        for (ph, v) in profile.iter().enumerate() {
-            buf[ph % main] += v;
+        for cycle in profile.chunks(main) {
+            buf.iter_mut().zip(cycle).for_each(|(b, v)| *b += v);
         }
         let per = (long / main) as f64;
-        for (ph, v) in profile.iter_mut().enumerate() {
-            *v -= buf[ph % main] / per;
+        for cycle in profile.chunks_mut(main) {
+            cycle.iter_mut().zip(buf.iter()).for_each(|(v, b)| *v -= b / per);
         }
     }
     let variance = work.profile.iter().map(|v| v * v).sum::<f64>() / long as f64;
     (variance, smoothed_noise)
+}
+
+/// Fills `seasonal` with `profile` repeated from phase 0.
+fn tile(profile: &[f64], seasonal: &mut [f64]) {
+    if profile.is_empty() {
+        return;
+    }
+    for cycle in seasonal.chunks_mut(profile.len()) {
+        cycle.copy_from_slice(&profile[..cycle.len()]);
+    }
 }
 
 /// Centres `d` on its median and clips it at [`CLIP_SIGMAS`] robust σ (MAD) of it.
@@ -427,11 +435,14 @@ fn profile(period: usize, work: &mut SeasonalWork) -> f64 {
     // increase, then does not drown the profile learned from the quiet cycles).
     sums.clear();
     sums.resize(period, (0.0, 0.0));
-    for (i, (&d, &w)) in deviation.iter().zip(weights.iter()).enumerate() {
-        let phase = i % period;
-        if (d - profile[phase]).powi(2) * w <= TRIM_SIGMAS * TRIM_SIGMAS {
-            sums[phase].0 += w * d;
-            sums[phase].1 += w;
+    // Cycle by cycle, not `i % period` per point: an integer division per point was a
+    // few percent of the ensemble's time.
+    for (cycle, cycle_weights) in deviation.chunks(period).zip(weights.chunks(period)) {
+        for (((&d, &w), &centre), sum) in cycle.iter().zip(cycle_weights).zip(profile.iter()).zip(sums.iter_mut()) {
+            if (d - centre).powi(2) * w <= TRIM_SIGMAS * TRIM_SIGMAS {
+                sum.0 += w * d;
+                sum.1 += w;
+            }
         }
     }
     for (p, &(sum, weight)) in profile.iter_mut().zip(sums.iter()) {
@@ -451,32 +462,24 @@ fn profile(period: usize, work: &mut SeasonalWork) -> f64 {
 /// (a daily cycle of amplitude `a` on hourly points contributes `0.07 a`), so they measure
 /// the local noise. A block without enough differences takes the series' median.
 fn local_weights(x: &[f64], block: usize, work: &mut SeasonalWork) {
-    let SeasonalWork { weights, buf, matrix, noise, .. } = work;
+    let SeasonalWork { weights, buf, matrix, medians, noise, .. } = work;
     let n = x.len();
     let block = block.max(4);
     weights.clear();
     weights.resize(n, 0.0);
-    matrix.clear();
-    let second = |i: usize| -> f64 {
-        if i < 2 {
-            return f64::NAN;
-        }
-        (x[i] - 2.0 * x[i - 1] + x[i - 2]).abs()
-    };
-    for start in (0..n).step_by(block) {
-        buf.clear();
-        buf.extend((start..(start + block).min(n)).map(second).filter(|d| d.is_finite()));
-        let m = if buf.len() >= 4 { select_percentile(buf, 50.0) } else { f64::NAN };
-        matrix.push(m);
-    }
     buf.clear();
-    buf.extend(matrix.iter().copied().filter(|m| m.is_finite() && *m > 0.0));
+    buf.extend((0..n).map(|i| if i < 2 { f64::NAN } else { (x[i] - 2.0 * x[i - 1] + x[i - 2]).abs() }));
+    block_medians(buf, block, matrix, medians);
+    buf.clear();
+    buf.extend(medians.iter().filter(|&&(m, count)| count >= 4 && m > 0.0).map(|&(m, _)| m));
     let fallback = select_percentile(buf, 50.0);
     *noise = if fallback.is_finite() { fallback / SECOND_DIFF_MEDIAN } else { 0.0 };
-    for (b, m) in matrix.iter().enumerate() {
+    for (b, &(m, count)) in medians.iter().enumerate() {
         // Estimates within a factor 1.5 of the median are noise around it: equal weights
-        // (uneven weights from noisy estimates would only make the means noisier).
-        let m = if m.is_finite() && *m > 0.0 && (*m > 1.5 * fallback || *m < fallback / 1.5) { *m } else { fallback };
+        // (uneven weights from noisy estimates would only make the means noisier). A block
+        // with fewer than 4 differences has no estimate of its own.
+        let own = count >= 4 && m > 0.0 && (m > 1.5 * fallback || m < fallback / 1.5);
+        let m = if own { m } else { fallback };
         // σ = median|Δ²| / (Φ⁻¹(3/4) √6) for Gaussian noise.
         let sigma = m / SECOND_DIFF_MEDIAN;
         let w = if sigma > 0.0 && sigma.is_finite() { 1.0 / (sigma * sigma) } else { 1.0 };
@@ -493,11 +496,18 @@ fn smooth(profile: &mut Vec<f64>, buf: &mut Vec<f64>, noise: f64) -> f64 {
     }
     let half = (period / 48).clamp(1, 6);
     let width = 2 * half + 1;
+    // A running sum over the circular window (the profile is about 1 in size, so the
+    // rounding it accumulates over one period is far below anything that matters).
+    // Phases `k` in `0..2 period`, wrapped once.
+    let at = |k: usize| profile[if k >= period { k - period } else { k }];
+    let mut sum: f64 = (0..width).map(|j| at(period + j - half)).sum();
     buf.clear();
-    buf.extend(
-        (0..period)
-            .map(|phase| (0..width).map(|j| profile[(phase + period + j - half) % period]).sum::<f64>() / width as f64),
-    );
+    for phase in 0..period {
+        if phase > 0 {
+            sum += at(phase + half) - at(phase + period - half - 1);
+        }
+        buf.push(sum / width as f64);
+    }
     std::mem::swap(profile, buf);
     noise / width as f64
 }
