@@ -50,9 +50,11 @@ pub enum CoreError {
         source: Box<object_store::Error>,
     },
 
-    #[error("cannot list {uri}")]
+    #[error("cannot list {uri}{advice}")]
     ListObjects {
         uri: String,
+        /// What to do about it, when known (see [`crate::storage::advice`]).
+        advice: String,
         #[source]
         source: Box<object_store::Error>,
     },

@@ -19,6 +19,34 @@ pub struct Location {
     pub url: Url,
 }
 
+/// What a user can do about an object-store error on `uri`, as text to append to the message
+/// (`": ..."`), or nothing when the error speaks for itself. Object stores answer with HTTP
+/// codes and XML; this names the cause and the setting to change.
+pub fn advice(uri: &str, error: &object_store::Error) -> String {
+    let text = error.to_string();
+    let s3 = uri.starts_with("s3://");
+    let hint = if matches!(error, object_store::Error::NotFound { .. }) {
+        "it does not exist".to_string()
+    } else if text.contains("NoSuchBucket") {
+        let bucket = uri.split("://").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("");
+        format!("bucket {bucket:?} does not exist (check the URI, and AWS_ENDPOINT when the store is S3-compatible)")
+    } else if s3
+        && (text.contains("169.254.169.254")
+            || text.contains("InvalidAccessKeyId")
+            || text.contains("SignatureDoesNotMatch")
+            || text.to_ascii_lowercase().contains("credential"))
+    {
+        "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or \
+         AWS_WEB_IDENTITY_TOKEN_FILE); for an S3-compatible server also AWS_ENDPOINT and AWS_ALLOW_HTTP=true"
+            .to_string()
+    } else if text.contains("AccessDenied") || text.contains("403 Forbidden") {
+        "access denied: the credentials in use may not read it".to_string()
+    } else {
+        return String::new();
+    };
+    format!(": {hint}")
+}
+
 /// `file:///abs`, `s3://bucket/key` and friends pass through; a plain path (absolute or
 /// relative to the working directory) becomes a `file://` URL.
 pub fn resolve_url(uri: &str) -> Result<Url> {
@@ -81,12 +109,12 @@ pub async fn list_files(uri: &str, extensions: &[&str]) -> Result<Vec<SourceFile
             reason: format!("{} does not exist", local.display()),
         });
     }
-    let listed: Vec<object_store::ObjectMeta> = location
-        .store
-        .list(Some(&location.path))
-        .try_collect()
-        .await
-        .map_err(|source| CoreError::ListObjects { uri: uri.to_string(), source: Box::new(source) })?;
+    let listed: Vec<object_store::ObjectMeta> =
+        location.store.list(Some(&location.path)).try_collect().await.map_err(|source| CoreError::ListObjects {
+            uri: uri.to_string(),
+            advice: advice(uri, &source),
+            source: Box::new(source),
+        })?;
     let mut files: Vec<SourceFile> = listed
         .into_iter()
         .filter(|meta| {
@@ -138,5 +166,28 @@ mod tests {
         assert_eq!(files[0].size_bytes, 4);
         let missing = list_files(&format!("{uri}/nope"), &[".parquet"]).await.expect_err("missing");
         assert!(missing.to_string().contains("does not exist"), "{missing}");
+    }
+}
+
+#[cfg(test)]
+mod advice_tests {
+    use super::advice;
+
+    fn generic(text: &str) -> object_store::Error {
+        object_store::Error::Generic { store: "S3", source: text.to_string().into() }
+    }
+
+    #[test]
+    fn object_store_errors_get_the_setting_to_change() {
+        let missing_bucket = generic("404 Not Found: <Error><Code>NoSuchBucket</Code></Error>");
+        assert!(advice("s3://landing/raw/", &missing_bucket).contains("bucket \"landing\" does not exist"));
+        let no_credentials = generic("Error performing PUT http://169.254.169.254/latest/api/token: 403");
+        let text = advice("s3://landing/raw/", &no_credentials);
+        assert!(text.contains("no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"), "{text}");
+        let denied = generic("403 Forbidden: <Code>AccessDenied</Code>");
+        assert!(advice("s3://landing/raw/", &denied).contains("access denied"));
+        let missing = object_store::Error::NotFound { path: "raw/a.parquet".into(), source: "gone".into() };
+        assert_eq!(advice("s3://landing/raw/a.parquet", &missing), ": it does not exist");
+        assert_eq!(advice("s3://landing/raw/", &generic("connection reset")), "", "nothing to add");
     }
 }

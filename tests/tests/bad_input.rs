@@ -163,3 +163,42 @@ async fn nan_infinite_duplicate_and_unsorted_points_follow_the_documented_rules(
     assert_eq!(status.metrics.points, 48);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_groups_outside_the_window_are_never_read() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let raw = dir.path().join("raw/date=2026-01-05");
+    std::fs::create_dir_all(&raw)?;
+    // One file, three row groups of 48 rows: the window's day, then two days after it (late
+    // data landed in the wrong partition, as happens).
+    let hours: Vec<i64> = (0..72).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("series_id", Arc::new(StringArray::from_iter_values(hours.iter().flat_map(|_| ["a", "b"])))),
+        (
+            "ts",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values(hours.iter().flat_map(|h| [START + h * HOUR; 2]))
+                    .with_timezone("UTC"),
+            ),
+        ),
+        ("value", Arc::new(Float64Array::from_iter_values(hours.iter().flat_map(|_| [10.0, 20.0])))),
+        ("region", Arc::new(StringArray::from_iter_values(hours.iter().flat_map(|_| ["eu"; 2])))),
+        ("device_type", Arc::new(StringArray::from_iter_values(hours.iter().flat_map(|_| ["pump"; 2])))),
+        ("site", Arc::new(StringArray::from_iter_values(hours.iter().flat_map(|_| ["s1"; 2])))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns)?;
+    let properties =
+        parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(48)).build();
+    let file = std::fs::File::create(raw.join("points.parquet"))?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(properties))?;
+    writer.write(&batch)?;
+    writer.close()?;
+
+    let spec = demo_spec(dir.path()).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-06T00:00:00Z\"");
+    let status = run_embedded(&spec, cluster()).await?;
+    assert_eq!(status.state, JobState::Succeeded, "{:?}", status.error);
+    assert_eq!(status.metrics.rows_read, 48, "only the row group inside the window is read");
+    assert_eq!(status.metrics.rows_dropped, 0);
+    assert_eq!(status.metrics.points, 48);
+    Ok(())
+}

@@ -48,5 +48,7 @@ async fn a_job_reads_its_source_from_s3_and_finds_what_it_finds_locally() -> any
     assert_eq!(status.state, JobState::Failed);
     let error = status.error.unwrap_or_default();
     assert!(error.contains("s3://no-such-bucket/raw/"), "{error}");
+    assert!(error.contains("bucket \"no-such-bucket\" does not exist (check the URI"), "{error}");
+
     Ok(())
 }

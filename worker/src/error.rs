@@ -15,9 +15,11 @@ pub enum WorkerError {
         source: Box<CoreError>,
     },
 
-    #[error("cannot read {uri}")]
+    #[error("cannot read {uri}{advice}")]
     ReadObject {
         uri: String,
+        /// What to do about it, when known (see `fathom_core::storage::advice`).
+        advice: String,
         #[source]
         source: Box<object_store::Error>,
     },

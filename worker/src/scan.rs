@@ -98,7 +98,11 @@ fn fetch(uri: &str, runtime: &Handle) -> Result<Bytes, WorkerError> {
             .map_err(|source| WorkerError::ReadFile { path: path.display().to_string(), source });
     }
     runtime.block_on(async {
-        let read_error = |source| WorkerError::ReadObject { uri: uri.to_string(), source: Box::new(source) };
+        let read_error = |source| WorkerError::ReadObject {
+            uri: uri.to_string(),
+            advice: storage::advice(uri, &source),
+            source: Box::new(source),
+        };
         location.store.get(&location.path).await.map_err(read_error)?.bytes().await.map_err(read_error)
     })
 }
@@ -112,7 +116,7 @@ fn scan_file(
     metrics: &mut TaskMetrics,
     cancel: &CancelFlag,
 ) -> Result<(), WorkerError> {
-    for batch in open_reader(uri, bytes, needed)? {
+    for batch in open_reader(uri, bytes, needed, task)? {
         cancel.check()?;
         let batch = batch
             .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
@@ -130,7 +134,7 @@ fn decode_file(
     cancel: &CancelFlag,
 ) -> Result<Vec<RecordBatch>, WorkerError> {
     let mut batches = Vec::new();
-    for batch in open_reader(uri, bytes, needed)? {
+    for batch in open_reader(uri, bytes, needed, task)? {
         cancel.check()?;
         let batch = batch
             .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
@@ -143,7 +147,12 @@ fn decode_file(
     Ok(batches)
 }
 
-fn open_reader(uri: &str, bytes: Bytes, needed: &[&str]) -> Result<ParquetRecordBatchReader, WorkerError> {
+fn open_reader(
+    uri: &str,
+    bytes: Bytes,
+    needed: &[&str],
+    task: &ScanTask,
+) -> Result<ParquetRecordBatchReader, WorkerError> {
     let decode_error = |source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source) };
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode_error)?;
     let available: Vec<String> = builder.schema().fields().iter().map(|field| field.name().clone()).collect();
@@ -157,7 +166,8 @@ fn open_reader(uri: &str, bytes: Bytes, needed: &[&str]) -> Result<ParquetRecord
         });
     }
     let mask = ProjectionMask::columns(builder.parquet_schema(), needed.iter().copied());
-    builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(decode_error)
+    let row_groups = row_groups_in_window(&builder, &task.timestamp_column, task.window);
+    builder.with_projection(mask).with_row_groups(row_groups).with_batch_size(BATCH_ROWS).build().map_err(decode_error)
 }
 
 fn aggregate(
@@ -174,4 +184,47 @@ fn aggregate(
         aggregator.add(&columns, metrics);
     }
     Ok(())
+}
+
+/// The row groups whose timestamp statistics overlap `window`: the others are never read.
+/// A row group without usable statistics (or a timestamp column that is not a timestamp) is
+/// kept; the window is then applied row by row, as always.
+fn row_groups_in_window<T>(
+    builder: &parquet::arrow::arrow_reader::ArrowReaderBuilder<T>,
+    timestamp_column: &str,
+    window: fathom_core::spec::TimeWindow,
+) -> Vec<usize> {
+    let metadata = builder.metadata();
+    let all: Vec<usize> = (0..metadata.num_row_groups()).collect();
+    let unit_micros = match builder.schema().field_with_name(timestamp_column).map(|field| field.data_type()) {
+        Ok(arrow::datatypes::DataType::Timestamp(unit, _)) => match unit {
+            arrow::datatypes::TimeUnit::Second => |value: i64| value.saturating_mul(1_000_000),
+            arrow::datatypes::TimeUnit::Millisecond => |value: i64| value.saturating_mul(1_000),
+            arrow::datatypes::TimeUnit::Microsecond => |value: i64| value,
+            arrow::datatypes::TimeUnit::Nanosecond => |value: i64| value / 1_000,
+        },
+        _ => return all,
+    };
+    let Some(column) = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|column| column.path().parts() == [timestamp_column.to_string()])
+    else {
+        return all;
+    };
+    all.into_iter()
+        .filter(|&index| match metadata.row_group(index).column(column).statistics() {
+            Some(parquet::file::statistics::Statistics::Int64(statistics)) => {
+                match (statistics.min_opt(), statistics.max_opt()) {
+                    (Some(&min), Some(&max)) => {
+                        unit_micros(max) >= window.start_micros && unit_micros(min) < window.end_micros
+                    }
+                    _ => true,
+                }
+            }
+            _ => true,
+        })
+        .collect()
 }
