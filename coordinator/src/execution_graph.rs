@@ -156,6 +156,7 @@ impl ExecutionGraph {
             TaskKind::Scan(ScanTask {
                 files: self.plan.scan_tasks[index].clone(),
                 skip_bad_files: self.plan.skip_bad_files,
+                format: self.plan.format,
                 timestamp_column: self.source_timestamp.clone(),
                 value_column: self.source_value.clone(),
                 window: self.plan.window,

@@ -212,7 +212,7 @@ impl JobManager {
     /// must come out as it did before.
     pub(crate) async fn plan_job(self: Arc<Self>, job_id: JobId, spec: JobSpec, partitions: Option<u32>) {
         let planned = async {
-            let files = storage::list_files(&spec.source.uri, &[".parquet"])
+            let files = storage::list_files(&spec.source.uri, &[spec.source.format.extension()])
                 .await
                 .map_err(|error| CoordinatorError::ListInput(Box::new(error)))?;
             let total_bytes: u64 = files.iter().map(|file| file.size_bytes).sum();

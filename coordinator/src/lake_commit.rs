@@ -43,6 +43,45 @@ fn delta_columns(columns: &[String]) -> Vec<StructField> {
     fields
 }
 
+/// Lets deltalake open `s3://` tables through the same object store (and the same `AWS_*`
+/// settings) the rest of Fathom reads and writes with, instead of a second AWS stack: the
+/// default log store commits with a conditional put (`If-None-Match: *`), which S3 and
+/// S3-compatible stores honour, so two writers never both win a version.
+fn register_object_stores() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        let scheme = url::Url::parse("s3://").expect("a valid URL");
+        deltalake::logstore::object_store_factories().insert(scheme.clone(), Arc::new(FathomStores));
+        deltalake::logstore::logstore_factories().insert(scheme, Arc::new(FathomStores));
+    });
+}
+
+struct FathomStores;
+
+impl deltalake::logstore::ObjectStoreFactory for FathomStores {
+    fn parse_url_opts(
+        &self,
+        url: &url::Url,
+        _config: &deltalake::logstore::StorageConfig,
+    ) -> deltalake::DeltaResult<(deltalake::logstore::ObjectStoreRef, deltalake::Path)> {
+        let location =
+            storage::open(url.as_str()).map_err(|error| deltalake::DeltaTableError::Generic(error.to_string()))?;
+        Ok((location.store, location.path))
+    }
+}
+
+impl deltalake::logstore::LogStoreFactory for FathomStores {
+    fn with_options(
+        &self,
+        prefixed_store: deltalake::logstore::ObjectStoreRef,
+        root_store: deltalake::logstore::ObjectStoreRef,
+        location: &url::Url,
+        options: &deltalake::logstore::StorageConfig,
+    ) -> deltalake::DeltaResult<Arc<dyn deltalake::logstore::LogStore>> {
+        Ok(deltalake::logstore::default_logstore(prefixed_store, root_store, location, options))
+    }
+}
+
 /// Attempts at a commit that keeps losing to concurrent writers before giving up.
 const CONFLICT_ATTEMPTS: u32 = 5;
 
@@ -88,6 +127,7 @@ async fn commit_once(
     replaces: &str,
     files: &[LakeFile],
 ) -> Result<u64, CoordinatorError> {
+    register_object_stores();
     let commit_error = |source| CoordinatorError::Commit { table: table_uri.to_string(), source: Box::new(source) };
     let url = storage::resolve_url(table_uri)
         .map_err(|source| CoordinatorError::OpenTable { table: table_uri.to_string(), source: Box::new(source) })?;

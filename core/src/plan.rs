@@ -45,6 +45,7 @@ pub struct PhysicalPlan {
     pub skipped_stages: Vec<String>,
     /// `on_bad_file = "skip"` on the source.
     pub skip_bad_files: bool,
+    pub format: crate::spec::SourceFormat,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +149,7 @@ pub fn plan(spec: &JobSpec, files: &[SourceFile], options: PlanOptions) -> Resul
         reduces,
         skipped_stages,
         skip_bad_files: spec.source.skip_bad_files,
+        format: spec.source.format,
     })
 }
 

@@ -44,6 +44,18 @@ pub struct SourceSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceFormat {
     Parquet,
+    /// Comma-separated with a header row; timestamps in RFC 3339 (`2026-01-05T00:00:00Z`).
+    Csv,
+}
+
+impl SourceFormat {
+    /// The file extension of source files in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            SourceFormat::Parquet => ".parquet",
+            SourceFormat::Csv => ".csv",
+        }
+    }
 }
 
 /// Microseconds since the Unix epoch, UTC, half-open.

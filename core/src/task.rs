@@ -25,6 +25,7 @@ pub struct ScanTask {
     pub files: Vec<String>,
     /// Leave out (and report) files that are not readable Parquet or lack a needed column.
     pub skip_bad_files: bool,
+    pub format: crate::spec::SourceFormat,
     pub timestamp_column: String,
     pub value_column: String,
     pub window: TimeWindow,

@@ -3,7 +3,7 @@
 
 use fathom_core::ids::{JobId, TaskId};
 use fathom_core::job::{JobState, JobStatus, StageProgress};
-use fathom_core::spec::{Agg, DetectOp, SampleOp, TimeWindow};
+use fathom_core::spec::{Agg, DetectOp, SampleOp, SourceFormat, TimeWindow};
 use fathom_core::task::{
     AlertEvent, AlertOutput, ChainOp, ChainOpKind, LakeFile, LakeOutput, ReduceTask, ScanTask, ShuffleLocation,
     ShuffleSpec, TaskDefinition, TaskKind, TaskMetrics, TaskOutput, TopAnomaly,
@@ -168,6 +168,10 @@ impl From<&TaskDefinition> for pb::TaskDefinition {
             TaskKind::Scan(scan) => pb::task_definition::Kind::Scan(pb::ScanTask {
                 files: scan.files.clone(),
                 skip_bad_files: scan.skip_bad_files,
+                format: match scan.format {
+                    SourceFormat::Parquet => pb::SourceFormat::Parquet as i32,
+                    SourceFormat::Csv => pb::SourceFormat::Csv as i32,
+                },
                 timestamp_column: scan.timestamp_column.clone(),
                 value_column: scan.value_column.clone(),
                 window: Some(scan.window.into()),
@@ -238,6 +242,16 @@ impl TryFrom<pb::TaskDefinition> for TaskDefinition {
             pb::task_definition::Kind::Scan(scan) => TaskKind::Scan(ScanTask {
                 files: scan.files,
                 skip_bad_files: scan.skip_bad_files,
+                format: match pb::SourceFormat::try_from(scan.format) {
+                    Ok(pb::SourceFormat::Parquet) => SourceFormat::Parquet,
+                    Ok(pb::SourceFormat::Csv) => SourceFormat::Csv,
+                    Err(_) => {
+                        return Err(ProtoError::InvalidField {
+                            field: "ScanTask.format",
+                            reason: format!("unknown source format {}", scan.format),
+                        });
+                    }
+                },
                 timestamp_column: scan.timestamp_column,
                 value_column: scan.value_column,
                 window: required(scan.window, "ScanTask", "window")?.into(),
@@ -593,6 +607,7 @@ mod tests {
             attempt: 0,
             kind: TaskKind::Scan(ScanTask {
                 skip_bad_files: true,
+                format: SourceFormat::Csv,
                 files: vec!["file:///a".into()],
                 timestamp_column: "ts".into(),
                 value_column: "v".into(),

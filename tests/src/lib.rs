@@ -56,10 +56,16 @@ pub struct AnomalyRow {
 
 /// Reads a Delta table with Python `deltalake` (and counts it again with DuckDB).
 pub fn read_delta(table: &Path) -> Result<DeltaReadBack> {
+    read_delta_at(table.as_os_str(), &[])
+}
+
+/// Like [`read_delta`] for any table URI (`s3://...` with the `AWS_*` variables in `env`).
+pub fn read_delta_at(table: &std::ffi::OsStr, env: &[(String, String)]) -> Result<DeltaReadBack> {
     let script = workspace_root().join("tests/python/read_delta.py");
     let output = Command::new(python()?)
         .arg(&script)
         .arg(table)
+        .envs(env.iter().cloned())
         .output()
         .with_context(|| format!("cannot run {}", script.display()))?;
     if !output.status.success() {

@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
     let task = ScanTask {
         files: vec![format!("file://{}", file.display())],
         skip_bad_files: false,
+        format: fathom_core::spec::SourceFormat::Parquet,
         timestamp_column: "ts".into(),
         value_column: "value".into(),
         window: TimeWindow { start_micros: 1_767_571_200_000_000, end_micros: 1_767_657_600_000_000 },

@@ -24,6 +24,13 @@ pub enum WorkerError {
         source: Box<object_store::Error>,
     },
 
+    #[error("{uri} is not a readable csv file")]
+    DecodeCsv {
+        uri: String,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
     #[error("cannot read {path}")]
     ReadFile {
         path: String,
@@ -108,6 +115,7 @@ impl WorkerError {
             WorkerError::Merge(source) | WorkerError::OpenLocation { source, .. } => source.is_retryable(),
             WorkerError::InvalidTask(_)
             | WorkerError::DecodeParquet { .. }
+            | WorkerError::DecodeCsv { .. }
             | WorkerError::BadData { .. }
             | WorkerError::EncodeParquet { .. }
             | WorkerError::Panicked { .. }

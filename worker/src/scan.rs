@@ -9,11 +9,12 @@ use std::path::Path;
 use arrow::array::RecordBatch;
 use bytes::Bytes;
 use fathom_core::aggregate::{PartialAggregator, ScanColumns};
+use fathom_core::spec::SourceFormat;
 use fathom_core::storage;
 use fathom_core::task::{ScanTask, TaskMetrics, TaskOutput};
 use object_store::ObjectStoreExt;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::runtime::Handle;
 use tracing::warn;
 
@@ -62,7 +63,11 @@ pub fn run_scan(
                     aggregate(uri, batch, task, &mut aggregators, &mut metrics)?;
                 }
             }
-            Err(error @ (WorkerError::DecodeParquet { .. } | WorkerError::BadData { .. })) => {
+            Err(
+                error @ (WorkerError::DecodeParquet { .. }
+                | WorkerError::DecodeCsv { .. }
+                | WorkerError::BadData { .. }),
+            ) => {
                 warn!(%uri, error = %error.report(), "skipping a bad input file (on_bad_file = \"skip\")");
                 metrics.files_skipped += 1;
                 skipped_files.push(format!("{uri}: {}", error.report()));
@@ -118,9 +123,7 @@ fn scan_file(
 ) -> Result<(), WorkerError> {
     for batch in open_reader(uri, bytes, needed, task)? {
         cancel.check()?;
-        let batch = batch
-            .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
-        aggregate(uri, &batch, task, aggregators, metrics)?;
+        aggregate(uri, &batch?, task, aggregators, metrics)?;
     }
     Ok(())
 }
@@ -136,8 +139,7 @@ fn decode_file(
     let mut batches = Vec::new();
     for batch in open_reader(uri, bytes, needed, task)? {
         cancel.check()?;
-        let batch = batch
-            .map_err(|source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source.into()) })?;
+        let batch = batch?;
         for shuffle in &task.shuffles {
             ScanColumns::from_batch(&batch, shuffle, &task.timestamp_column, &task.value_column)
                 .map_err(|source| WorkerError::BadData { uri: uri.to_string(), source: Box::new(source) })?;
@@ -147,27 +149,82 @@ fn decode_file(
     Ok(batches)
 }
 
-fn open_reader(
-    uri: &str,
-    bytes: Bytes,
-    needed: &[&str],
-    task: &ScanTask,
-) -> Result<ParquetRecordBatchReader, WorkerError> {
-    let decode_error = |source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source) };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode_error)?;
-    let available: Vec<String> = builder.schema().fields().iter().map(|field| field.name().clone()).collect();
-    if let Some(missing) = needed.iter().find(|column| !available.iter().any(|name| name == *column)) {
-        return Err(WorkerError::BadData {
+/// The batches of one file, only the `needed` columns.
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, WorkerError>>>;
+
+fn open_reader(uri: &str, bytes: Bytes, needed: &[&str], task: &ScanTask) -> Result<Batches, WorkerError> {
+    match task.format {
+        SourceFormat::Parquet => open_parquet(uri, bytes, needed, task),
+        SourceFormat::Csv => open_csv(uri, bytes, needed, task),
+    }
+}
+
+fn missing_column(uri: &str, needed: &[&str], available: &[String]) -> Result<(), WorkerError> {
+    match needed.iter().find(|column| !available.iter().any(|name| name == *column)) {
+        Some(missing) => Err(WorkerError::BadData {
             uri: uri.to_string(),
             source: Box::new(fathom_core::CoreError::MissingColumn {
                 column: missing.to_string(),
                 found: available.join(", "),
             }),
-        });
+        }),
+        None => Ok(()),
     }
+}
+
+fn open_parquet(uri: &str, bytes: Bytes, needed: &[&str], task: &ScanTask) -> Result<Batches, WorkerError> {
+    let decode_error = |source| WorkerError::DecodeParquet { uri: uri.to_string(), source: Box::new(source) };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(decode_error)?;
+    let available: Vec<String> = builder.schema().fields().iter().map(|field| field.name().clone()).collect();
+    missing_column(uri, needed, &available)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), needed.iter().copied());
     let row_groups = row_groups_in_window(&builder, &task.timestamp_column, task.window);
-    builder.with_projection(mask).with_row_groups(row_groups).with_batch_size(BATCH_ROWS).build().map_err(decode_error)
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(row_groups)
+        .with_batch_size(BATCH_ROWS)
+        .build()
+        .map_err(decode_error)?;
+    let uri = uri.to_string();
+    Ok(Box::new(reader.map(move |batch| {
+        batch.map_err(|source| WorkerError::DecodeParquet { uri: uri.clone(), source: Box::new(source.into()) })
+    })))
+}
+
+/// CSV with a header row: the timestamp column is read as RFC 3339 times, the value column as
+/// numbers, every other needed column as text.
+fn open_csv(uri: &str, bytes: Bytes, needed: &[&str], task: &ScanTask) -> Result<Batches, WorkerError> {
+    let decode_error = |source| WorkerError::DecodeCsv { uri: uri.to_string(), source };
+    let header_end = bytes.iter().position(|&byte| byte == b'\n').unwrap_or(bytes.len());
+    let header = std::str::from_utf8(&bytes[..header_end])
+        .map_err(|error| decode_error(arrow::error::ArrowError::CsvError(format!("header is not UTF-8: {error}"))))?;
+    let names: Vec<String> =
+        header.trim_end_matches('\r').split(',').map(|name| name.trim().trim_matches('"').to_string()).collect();
+    missing_column(uri, needed, &names)?;
+    let fields: Vec<arrow::datatypes::Field> = names
+        .iter()
+        .map(|name| {
+            let data_type = if *name == task.timestamp_column {
+                arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))
+            } else if *name == task.value_column {
+                arrow::datatypes::DataType::Float64
+            } else {
+                arrow::datatypes::DataType::Utf8
+            };
+            arrow::datatypes::Field::new(name, data_type, true)
+        })
+        .collect();
+    let mut projection: Vec<usize> =
+        needed.iter().filter_map(|column| names.iter().position(|name| name == column)).collect();
+    projection.sort_unstable();
+    let reader = arrow::csv::ReaderBuilder::new(std::sync::Arc::new(arrow::datatypes::Schema::new(fields)))
+        .with_header(true)
+        .with_batch_size(BATCH_ROWS)
+        .with_projection(projection)
+        .build(std::io::Cursor::new(bytes))
+        .map_err(decode_error)?;
+    let uri = uri.to_string();
+    Ok(Box::new(reader.map(move |batch| batch.map_err(|source| WorkerError::DecodeCsv { uri: uri.clone(), source }))))
 }
 
 fn aggregate(

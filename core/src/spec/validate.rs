@@ -65,12 +65,9 @@ fn validate_source(raw: RawSource, issues: &mut Issues) -> Option<SourceSpec> {
     let uri = issues.required(raw.uri, "source.uri");
     let format = match raw.format.as_deref() {
         None | Some("parquet") => Some(SourceFormat::Parquet),
-        Some("csv") => {
-            issues.push("source.format", "csv sources are not supported yet; use parquet");
-            None
-        }
+        Some("csv") => Some(SourceFormat::Csv),
         Some(other) => {
-            issues.push("source.format", format!("{other:?} is not a format (expected parquet)"));
+            issues.push("source.format", format!("{other:?} is not a format (expected parquet or csv)"));
             None
         }
     };
