@@ -43,9 +43,11 @@ pub enum CoreError {
     #[error("{uri:?} is not a usable location: {reason}")]
     InvalidUri { uri: String, reason: String },
 
-    #[error("cannot open object store for {uri}")]
+    #[error("cannot open object store for {uri}{advice}")]
     OpenStore {
         uri: String,
+        /// What to do about it, when known (see [`crate::storage::advice`]).
+        advice: String,
         #[source]
         source: Box<object_store::Error>,
     },

@@ -25,6 +25,11 @@ pub struct Location {
 pub fn advice(uri: &str, error: &object_store::Error) -> String {
     let text = error.to_string();
     let s3 = uri.starts_with("s3://");
+    let gcs = uri.starts_with("gs://");
+    let azure = ["az://", "azure://", "abfs://", "abfss://"].iter().any(|scheme| uri.starts_with(scheme));
+    let credentials_missing = text.to_ascii_lowercase().contains("credential")
+        || text.contains("metadata")
+        || text.contains("Account must be specified");
     let hint = if matches!(error, object_store::Error::NotFound { .. }) {
         "it does not exist".to_string()
     } else if text.contains("NoSuchBucket") {
@@ -38,6 +43,13 @@ pub fn advice(uri: &str, error: &object_store::Error) -> String {
     {
         "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or \
          AWS_WEB_IDENTITY_TOKEN_FILE); for an S3-compatible server also AWS_ENDPOINT and AWS_ALLOW_HTTP=true"
+            .to_string()
+    } else if gcs && credentials_missing {
+        "no usable Google credentials: set GOOGLE_SERVICE_ACCOUNT (a key file) or GOOGLE_APPLICATION_CREDENTIALS"
+            .to_string()
+    } else if azure && credentials_missing {
+        "no usable Azure credentials: set AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or \
+         AZURE_STORAGE_SAS_KEY, or AZURE_CLIENT_ID / AZURE_CLIENT_SECRET / AZURE_TENANT_ID)"
             .to_string()
     } else if text.contains("AccessDenied") || text.contains("403 Forbidden") {
         "access denied: the credentials in use may not read it".to_string()
@@ -75,20 +87,34 @@ pub fn open(uri: &str) -> Result<Location> {
         // The standard AWS_* variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
         // AWS_ENDPOINT for S3-compatible stores, AWS_ALLOW_HTTP=true for plain HTTP), as the AWS
         // tools read them.
-        "s3" | "s3a" => std::env::vars()
-            .filter(|(name, _)| name.starts_with("AWS_"))
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect(),
+        "s3" | "s3a" => settings("AWS_"),
+        // GOOGLE_SERVICE_ACCOUNT (a key file), GOOGLE_SERVICE_ACCOUNT_KEY (its JSON),
+        // GOOGLE_APPLICATION_CREDENTIALS; without them, the VM's metadata server.
+        "gs" => settings("GOOGLE_"),
+        // AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_KEY or
+        // the AZURE_CLIENT_* service principal; AZURE_STORAGE_USE_EMULATOR=true for Azurite.
+        "az" | "azure" | "abfs" | "abfss" => settings("AZURE_"),
         other => {
             return Err(CoreError::InvalidUri {
                 uri: uri.to_string(),
-                reason: format!("{other}:// storage is not supported in this build yet; use file://, s3:// or a path"),
+                reason: format!("{other}:// storage is not supported; use a path, file://, s3://, gs:// or az://"),
             });
         }
     };
-    let (store, path) = object_store::parse_url_opts(&url, options)
-        .map_err(|source| CoreError::OpenStore { uri: uri.to_string(), source: Box::new(source) })?;
+    let (store, path) = object_store::parse_url_opts(&url, options).map_err(|source| CoreError::OpenStore {
+        uri: uri.to_string(),
+        advice: advice(uri, &source),
+        source: Box::new(source),
+    })?;
     Ok(Location { store: Arc::from(store), path, url })
+}
+
+/// The environment variables starting with `prefix`, as object_store configuration keys.
+fn settings(prefix: &str) -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| name.starts_with(prefix))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
+        .collect()
 }
 
 /// The URI of `child` (a path relative to `base`).
@@ -189,5 +215,27 @@ mod advice_tests {
         let missing = object_store::Error::NotFound { path: "raw/a.parquet".into(), source: "gone".into() };
         assert_eq!(advice("s3://landing/raw/a.parquet", &missing), ": it does not exist");
         assert_eq!(advice("s3://landing/raw/", &generic("connection reset")), "", "nothing to add");
+    }
+}
+
+#[cfg(test)]
+mod scheme_tests {
+    use super::open;
+
+    #[test]
+    fn cloud_schemes_open_and_unknown_ones_are_named() {
+        // Building a store needs no network: credentials are fetched on the first request.
+        let gcs = open("gs://telemetry/raw/").expect("gs:// opens");
+        assert_eq!(gcs.path.as_ref(), "raw");
+        let unknown = open("ftp://host/raw/").err().map(|error| error.to_string()).unwrap_or_default();
+        assert!(
+            unknown.contains("ftp:// storage is not supported; use a path, file://, s3://, gs:// or az://"),
+            "{unknown}"
+        );
+        // Azure needs an account before anything else; the message says which variable.
+        if std::env::var_os("AZURE_STORAGE_ACCOUNT_NAME").is_none() {
+            let azure = open("az://telemetry/raw/").err().map(|error| error.to_string()).unwrap_or_default();
+            assert!(azure.contains("set AZURE_STORAGE_ACCOUNT_NAME"), "{azure}");
+        }
     }
 }
