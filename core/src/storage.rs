@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(resolve_url("/data/raw").expect("abs").as_str(), "file:///data/raw");
         let relative = resolve_url("raw").expect("relative");
         assert!(relative.as_str().starts_with("file:///") && relative.as_str().ends_with("/raw"));
-        assert!(open("gs://bucket/x").is_err());
+        assert!(open("ftp://bucket/x").is_err(), "an unknown scheme is refused");
     }
 
     #[tokio::test]
