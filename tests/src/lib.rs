@@ -116,3 +116,26 @@ pub fn anomaly_rows(table: &Path) -> Result<(u64, RowSet)> {
 pub fn demo_spec(dir: &Path) -> String {
     fathom_client::DEMO_SPEC.replace("\"fathom-demo/", &format!("\"{}/", dir.display()))
 }
+
+/// 2026-01-05T00:00:00Z, where generated test data starts.
+pub const GEN_START_MICROS: i64 = 1_767_571_200_000_000;
+
+/// Generates `series` series of 10-minute points over `days` days from 2026-01-05 into `dir`
+/// (a share `anomaly_fraction` with one labelled anomaly each) and returns the demo job over
+/// exactly those days, with its data and lake under `dir`.
+pub fn generated_job(dir: &Path, series: usize, days: u32, seed: u64, anomaly_fraction: f64) -> Result<String> {
+    let options = fathom_client::generate::GenOptions {
+        series,
+        days,
+        step_micros: 600_000_000,
+        start_micros: GEN_START_MICROS,
+        out: dir.to_path_buf(),
+        seed,
+        anomaly_fraction,
+    };
+    fathom_client::generate::generate(&options, &|_, _| {})?;
+    let end = chrono::DateTime::from_timestamp_micros(GEN_START_MICROS + i64::from(days) * 86_400_000_000)
+        .context("window end out of range")?
+        .format("%Y-%m-%dT%H:%M:%SZ");
+    Ok(demo_spec(dir).replace("end = \"2026-02-04T00:00:00Z\"", &format!("end = \"{end}\"")))
+}

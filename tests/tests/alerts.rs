@@ -6,27 +6,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fathom_client::generate::{GenOptions, generate};
 use fathom_core::job::JobState;
 use fathom_tests::alerts::{Alertmanager, WebhookReceiver};
 use fathom_tests::cluster::Cluster;
-use fathom_tests::demo_spec;
 use fathom_tests::etcd::EtcdServer;
-
-const START: i64 = 1_767_571_200_000_000; // 2026-01-05T00:00:00Z
+use fathom_tests::generated_job;
 
 fn dataset(dir: &Path, series: usize) -> anyhow::Result<String> {
-    let options = GenOptions {
-        series,
-        days: 7,
-        step_micros: 600_000_000,
-        start_micros: START,
-        out: dir.to_path_buf(),
-        seed: 11,
-        anomaly_fraction: 0.5,
-    };
-    generate(&options, &|_, _| {})?;
-    Ok(demo_spec(dir).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-12T00:00:00Z\""))
+    generated_job(dir, series, 7, 11, 0.5)
 }
 
 async fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {

@@ -5,10 +5,9 @@ use std::path::Path;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema};
-use fathom_client::generate::{GenOptions, generate};
 use fathom_client::{EmbeddedOptions, run_embedded};
 use fathom_core::job::JobState;
-use fathom_tests::{anomaly_rows, demo_spec};
+use fathom_tests::{anomaly_rows, generated_job};
 
 /// Copies every Parquet file under `raw` to a CSV file of the same name under `csv`, with
 /// dictionary columns as text and times in RFC 3339.
@@ -53,20 +52,9 @@ fn to_csv(raw: &Path, csv: &Path) -> anyhow::Result<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_files_give_the_same_anomalies_as_parquet() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let options = GenOptions {
-        series: 40,
-        days: 4,
-        step_micros: 600_000_000,
-        start_micros: 1_767_571_200_000_000,
-        out: data.path().to_path_buf(),
-        seed: 12,
-        anomaly_fraction: 0.4,
-    };
-    generate(&options, &|_, _| {})?;
+    let parquet_spec = generated_job(data.path(), 40, 4, 12, 0.4)?;
     let converted = to_csv(&data.path().join("raw"), &data.path().join("csv"))?;
     assert_eq!(converted, 4);
-    let parquet_spec =
-        demo_spec(data.path()).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-09T00:00:00Z\"");
     let csv_spec = parquet_spec
         .replace("/raw/\"", "/csv/\"")
         .replace("format = \"parquet\"", "format = \"csv\"")

@@ -3,25 +3,12 @@
 
 use std::path::Path;
 
-use fathom_client::generate::{GenOptions, generate};
 use fathom_client::{EmbeddedOptions, run_embedded};
 use fathom_core::job::JobState;
-use fathom_tests::{demo_spec, read_delta};
-
-const START: i64 = 1_767_571_200_000_000; // 2026-01-05T00:00:00Z
+use fathom_tests::{generated_job, read_delta};
 
 fn dataset(dir: &Path) -> anyhow::Result<String> {
-    let options = GenOptions {
-        series: 60,
-        days: 6,
-        step_micros: 600_000_000,
-        start_micros: START,
-        out: dir.to_path_buf(),
-        seed: 3,
-        anomaly_fraction: 0.5,
-    };
-    generate(&options, &|_, _| {})?;
-    Ok(demo_spec(dir).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-11T00:00:00Z\""))
+    generated_job(dir, 60, 6, 3, 0.5)
 }
 
 async fn run(spec: &str) -> anyhow::Result<()> {

@@ -3,27 +3,16 @@
 
 use std::time::Duration;
 
-use fathom_client::generate::{GenOptions, generate};
 use fathom_client::{EmbeddedOptions, run_embedded};
 use fathom_core::job::JobState;
 use fathom_tests::cluster::Cluster;
 use fathom_tests::s3::S3Server;
-use fathom_tests::{anomaly_rows, demo_spec};
+use fathom_tests::{anomaly_rows, generated_job};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_reads_its_source_from_s3_and_finds_what_it_finds_locally() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let options = GenOptions {
-        series: 60,
-        days: 4,
-        step_micros: 600_000_000,
-        start_micros: 1_767_571_200_000_000,
-        out: data.path().to_path_buf(),
-        seed: 3,
-        anomaly_fraction: 0.3,
-    };
-    generate(&options, &|_, _| {})?;
-    let local_spec = demo_spec(data.path()).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-09T00:00:00Z\"");
+    let local_spec = generated_job(data.path(), 60, 4, 3, 0.3)?;
     let reference =
         run_embedded(&local_spec.replace("/lake/anomalies", "/lake/local"), EmbeddedOptions::default()).await?;
     assert_eq!(reference.state, JobState::Succeeded, "{:?}", reference.error);
@@ -56,17 +45,7 @@ async fn a_job_reads_its_source_from_s3_and_finds_what_it_finds_locally() -> any
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lake_table_lives_on_s3_too_and_python_reads_it_back_from_there() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let options = GenOptions {
-        series: 40,
-        days: 4,
-        step_micros: 600_000_000,
-        start_micros: 1_767_571_200_000_000,
-        out: data.path().to_path_buf(),
-        seed: 8,
-        anomaly_fraction: 0.3,
-    };
-    generate(&options, &|_, _| {})?;
-    let local_spec = demo_spec(data.path()).replace("end = \"2026-02-04T00:00:00Z\"", "end = \"2026-01-09T00:00:00Z\"");
+    let local_spec = generated_job(data.path(), 40, 4, 8, 0.3)?;
     let reference =
         run_embedded(&local_spec.replace("/lake/anomalies", "/lake/local"), EmbeddedOptions::default()).await?;
     assert_eq!(reference.state, JobState::Succeeded, "{:?}", reference.error);
