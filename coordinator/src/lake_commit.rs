@@ -43,16 +43,20 @@ fn delta_columns(columns: &[String]) -> Vec<StructField> {
     fields
 }
 
-/// Lets deltalake open `s3://` tables through the same object store (and the same `AWS_*`
-/// settings) the rest of Fathom reads and writes with, instead of a second AWS stack: the
-/// default log store commits with a conditional put (`If-None-Match: *`), which S3 and
-/// S3-compatible stores honour, so two writers never both win a version.
+/// Lets deltalake open `s3://`, `gs://` and `az://` tables through the same object stores (and
+/// the same `AWS_*` / `GOOGLE_*` / `AZURE_*` settings) the rest of Fathom reads and writes with,
+/// instead of a second cloud SDK stack: the default log store commits with a conditional put
+/// (`If-None-Match: *` on S3), so two writers never both win a version.
 fn register_object_stores() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
-        let scheme = url::Url::parse("s3://").expect("a valid URL");
-        deltalake::logstore::object_store_factories().insert(scheme.clone(), Arc::new(FathomStores));
-        deltalake::logstore::logstore_factories().insert(scheme, Arc::new(FathomStores));
+        // GCS and Azure Blob honour a create-only put as S3 does (generation and ETag
+        // preconditions), so the same log store is safe on them.
+        for scheme in ["s3://", "gs://", "az://", "azure://", "abfs://", "abfss://"] {
+            let scheme = url::Url::parse(scheme).expect("a valid URL");
+            deltalake::logstore::object_store_factories().insert(scheme.clone(), Arc::new(FathomStores));
+            deltalake::logstore::logstore_factories().insert(scheme, Arc::new(FathomStores));
+        }
     });
 }
 
