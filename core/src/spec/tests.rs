@@ -238,7 +238,7 @@ fn alert_sink_mistakes_are_named_by_field() {
         issues_of(&format!("{VALID}{bad}")),
         vec![
             "sink[1].url: \"ftp://nope\" is not an http(s) URL",
-            "sink[1].max_per_run: 0 is not between 1 and 100000",
+            "sink[1].max_per_run: 0 is not between 1 and 1000",
             "sink[1].timeout: \"soon\" is not a duration (e.g. \"10s\", \"5m\")",
             "sink[1].secret_env: signing applies to webhook targets only",
         ]

@@ -470,6 +470,9 @@ fn validate_sinks(raw: &[RawSink], stages: &[StageSpec], issues: &mut Issues) ->
     sinks
 }
 
+/// The largest `max_per_run` / `max_per_series` of an alert sink.
+const MAX_ALERTS_PER_RUN: i64 = 1000;
+
 fn validate_alert_sink(sink: &RawSink, path: &str, inputs: Vec<usize>, issues: &mut Issues) -> Option<AlertSink> {
     if sink.uri.is_some() {
         issues.push(format!("{path}.uri"), "alert sinks take `url` (where to send), not `uri`");
@@ -493,9 +496,11 @@ fn validate_alert_sink(sink: &RawSink, path: &str, inputs: Vec<usize>, issues: &
     }
     let mut count = |value: Option<i64>, field: &str, default: u32| match value {
         None => default,
-        Some(value) if (1..=100_000).contains(&value) => value as u32,
+        // The outbox lives in the job's record in the state store (etcd keeps values under
+        // 1.5 MB): a thousand alerts of under a kilobyte each fit; more would not.
+        Some(value) if (1..=MAX_ALERTS_PER_RUN).contains(&value) => value as u32,
         Some(value) => {
-            issues.push(format!("{path}.{field}"), format!("{value} is not between 1 and 100000"));
+            issues.push(format!("{path}.{field}"), format!("{value} is not between 1 and {MAX_ALERTS_PER_RUN}"));
             default
         }
     };
