@@ -344,6 +344,24 @@ impl ExecutionGraph {
         running
     }
 
+    /// Whether `attempt` of `task` is running on `worker`.
+    pub fn is_running_on(&self, task: &TaskId, attempt: u32, worker: &WorkerId) -> bool {
+        self.stages
+            .get(task.stage as usize)
+            .and_then(|stage| stage.tasks.get(task.index as usize))
+            .is_some_and(|state| {
+                matches!(&state.status, TaskStatus::Running { worker: on, attempt: running } if on == worker && *running == attempt)
+            })
+    }
+
+    /// Marks an attempt of a job that is no longer running (cancelled, failed) as ended, so
+    /// that a second report of it is recognised as such.
+    pub fn attempt_ended(&mut self, task: &TaskId, attempt: u32) {
+        if let Some(stage) = self.running_attempt(task, attempt) {
+            stage.set_status(task.index as usize, TaskStatus::Pending);
+        }
+    }
+
     /// Un-launches a task whose launch RPC failed, without counting an attempt against it.
     pub fn launch_failed(&mut self, task: &TaskId, attempt: u32) {
         if let Some(stage) = self.running_attempt(task, attempt) {

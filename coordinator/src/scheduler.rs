@@ -191,12 +191,22 @@ impl JobManager {
 /// Applies one report; returns the job if it is now complete and must be committed.
 fn apply_report(state: &mut State, worker_id: &WorkerId, report: TaskReport) -> Option<JobId> {
     let TaskReport { task_id, attempt, outcome } = report;
-    state.registry.release_slot(worker_id);
-    let job = state.jobs.get_mut(&task_id.job_id)?;
-    if job.state != JobState::Running {
+    let State { jobs, registry, .. } = state;
+    let graph = jobs.get_mut(&task_id.job_id).and_then(|job| job.graph.as_mut());
+    // Only the report of an attempt still running there frees its slot: a report sent twice
+    // (its first delivery's answer was lost) or one that lost a race with a requeue must not
+    // free a slot that another attempt now holds.
+    if !graph.as_ref().is_some_and(|graph| graph.is_running_on(&task_id, attempt, worker_id)) {
         return None;
     }
+    registry.release_slot(worker_id);
+    let job = jobs.get_mut(&task_id.job_id)?;
     let graph = job.graph.as_mut()?;
+    if job.state != JobState::Running {
+        // A cancelled or failed job: the attempt is over, nothing else to do.
+        graph.attempt_ended(&task_id, attempt);
+        return None;
+    }
     match outcome {
         Ok(output) => {
             if graph.succeed(&task_id, attempt, worker_id.clone(), output) && graph.is_complete() {
@@ -233,5 +243,100 @@ pub(crate) fn requeue_worker_tasks(state: &mut State, worker_id: &WorkerId) {
                 warn!(job = %job.name, %worker_id, requeued, "re-running tasks of a lost worker");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use fathom_core::plan::{PlanOptions, SourceFile, plan};
+    use fathom_core::spec::JobSpec;
+    use tonic::transport::Endpoint;
+
+    use super::*;
+    use crate::execution_graph::ExecutionGraph;
+    use crate::job_manager::Job;
+    use crate::worker_registry::WorkerEntry;
+
+    const SPEC: &str = r#"
+version = 1
+name = "t"
+[source]
+uri = "file:///raw/"
+series_key = ["id"]
+timestamp = "ts"
+value = "value"
+[window]
+start = "2026-01-05T00:00:00Z"
+end = "2026-01-06T00:00:00Z"
+[[stage]]
+id = "hourly"
+op = "make_series"
+input = "source"
+step = "1h"
+[[stage]]
+id = "found"
+op = "detect"
+input = "hourly"
+[[sink]]
+kind = "lake"
+input = ["found"]
+uri = "file:///lake"
+"#;
+
+    fn state_with_one_job() -> (State, JobId, WorkerId) {
+        let spec = JobSpec::from_toml(SPEC).expect("spec");
+        let files: Vec<SourceFile> =
+            (0..3).map(|index| SourceFile { uri: format!("file:///raw/{index}.parquet"), size_bytes: 10 }).collect();
+        let plan = plan(&spec, &files, PlanOptions { partitions: 2, target_scan_bytes: 1 }).expect("plan");
+        let job_id = JobId::new("j");
+        let mut job = Job::new(
+            "t".into(),
+            SPEC.into(),
+            "file:///raw/".into(),
+            vec![],
+            JobState::Running,
+            None,
+            BTreeMap::new(),
+            Instant::now(),
+        );
+        job.graph = Some(ExecutionGraph::new(job_id.clone(), plan, "ts".into(), "value".into()));
+        let mut state = State::default();
+        state.jobs.insert(job_id.clone(), job);
+        state.order.push(job_id.clone());
+        let worker = WorkerId::new("w");
+        let client = WorkerServiceClient::new(Endpoint::from_static("http://127.0.0.1:9").connect_lazy());
+        state.registry.register(
+            worker.clone(),
+            WorkerEntry { address: "127.0.0.1:9".into(), slots: 1, running: 0, last_heartbeat: Instant::now(), client },
+        );
+        (state, job_id, worker)
+    }
+
+    #[tokio::test]
+    async fn a_report_delivered_twice_frees_its_slot_once() {
+        let (mut state, job_id, worker) = state_with_one_job();
+        // Two attempts launched on the worker's room (one slot, two attempts per slot).
+        let mut launched = Vec::new();
+        for index in 0..2 {
+            let (taken, _) = state.registry.take_slot().expect("room");
+            assert_eq!(taken, worker);
+            let graph = state.jobs.get_mut(&job_id).and_then(|job| job.graph.as_mut()).expect("graph");
+            launched.push(graph.launch(0, index, &worker));
+        }
+        assert_eq!(state.registry.free_slots(), 0);
+        let report = |definition: &fathom_core::task::TaskDefinition| TaskReport {
+            task_id: definition.task_id.clone(),
+            attempt: definition.attempt,
+            outcome: Ok(TaskOutput::default()),
+        };
+        apply_report(&mut state, &worker, report(&launched[0]));
+        assert_eq!(state.registry.free_slots(), 1);
+        // The same report again (its first answer was lost): the other attempt keeps its room.
+        apply_report(&mut state, &worker, report(&launched[0]));
+        assert_eq!(state.registry.free_slots(), 1, "a duplicate report must not free a slot");
+        apply_report(&mut state, &worker, report(&launched[1]));
+        assert_eq!(state.registry.free_slots(), 2);
     }
 }
