@@ -63,6 +63,8 @@ pub fn status_json(status: &JobStatus) -> serde_json::Value {
         },
         "tables": status.tables,
         "skipped_stages": status.skipped_stages,
+        "skipped_files": status.skipped_files,
+        "alerts": { "delivered": status.alerts_delivered, "pending": status.alerts_pending },
     })
 }
 
@@ -87,6 +89,12 @@ pub fn status_text(status: &JobStatus) -> String {
             stage.tasks_running,
             stage.task_failures,
             stage.elapsed_ms as f64 / 1000.0
+        ));
+    }
+    if status.alerts_delivered + status.alerts_pending > 0 {
+        out.push_str(&format!(
+            "  alerts           {} delivered, {} waiting for their sink\n",
+            status.alerts_delivered, status.alerts_pending
         ));
     }
     out

@@ -159,6 +159,7 @@ impl JobManager {
                     crate::metrics::add(&crate::metrics::ALERTS_DELIVERED, accepted.len() as u64);
                     if let Some(job) = self.lock().jobs.get_mut(&due.job_id) {
                         job.pending_alerts.retain(|event| !accepted.contains(&event.key));
+                        job.alerts_delivered += accepted.len() as u64;
                     }
                 }
             }

@@ -49,6 +49,8 @@ pub(crate) struct Job {
     /// The alert outbox (see [`crate::alert_delivery`]).
     pub(crate) pending_alerts: Vec<fathom_core::task::AlertEvent>,
     pub(crate) alerts_enqueued: bool,
+    /// Alerts accepted by their sinks (this coordinator's count; the outbox is the durable part).
+    pub(crate) alerts_delivered: u64,
 }
 
 impl Job {
@@ -82,6 +84,7 @@ impl Job {
             cleaned_up: false,
             pending_alerts: Vec::new(),
             alerts_enqueued: false,
+            alerts_delivered: 0,
         }
     }
 
@@ -274,6 +277,8 @@ impl JobManager {
             tables: Vec::new(),
             skipped_stages: Vec::new(),
             skipped_files: Vec::new(),
+            alerts_delivered: job.alerts_delivered,
+            alerts_pending: job.pending_alerts.len() as u64,
             elapsed_ms: job.finished.unwrap_or_else(Instant::now).duration_since(job.submitted).as_millis() as u64,
         };
         if let Some(graph) = &job.graph {

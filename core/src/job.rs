@@ -69,4 +69,7 @@ pub struct JobStatus {
     pub elapsed_ms: u64,
     /// Input files left out under `on_bad_file = "skip"` (`uri: reason`; the first few).
     pub skipped_files: Vec<String>,
+    /// Alerts accepted by their sinks so far, and alerts still waiting in the outbox.
+    pub alerts_delivered: u64,
+    pub alerts_pending: u64,
 }

@@ -490,6 +490,8 @@ impl From<&JobStatus> for pb::JobStatus {
             skipped_stages: status.skipped_stages.clone(),
             elapsed_ms: status.elapsed_ms,
             skipped_files: status.skipped_files.clone(),
+            alerts_delivered: status.alerts_delivered,
+            alerts_pending: status.alerts_pending,
         }
     }
 }
@@ -534,6 +536,8 @@ impl TryFrom<pb::JobStatus> for JobStatus {
             skipped_stages: status.skipped_stages,
             elapsed_ms: status.elapsed_ms,
             skipped_files: status.skipped_files,
+            alerts_delivered: status.alerts_delivered,
+            alerts_pending: status.alerts_pending,
         })
     }
 }

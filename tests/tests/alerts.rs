@@ -112,6 +112,8 @@ async fn a_webhook_down_during_the_job_and_a_coordinator_failover_gets_every_ale
     // The sink refuses for a while; then the coordinator holding the outbox dies.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(receiver.received().is_empty());
+    let waiting = cluster.status(&job).await?;
+    assert_eq!((waiting.alerts_delivered, waiting.alerts_pending), (0, 4), "the status shows the outbox");
     let leader = cluster.leader().await.expect("a leader");
     let leader_log = std::fs::read_to_string(cluster.coordinator_log(leader))?;
     assert!(leader_log.contains("alert not delivered, retrying"), "the down sink was tried");
@@ -145,6 +147,8 @@ async fn a_webhook_down_during_the_job_and_a_coordinator_failover_gets_every_ale
         }
     }
     assert_eq!(summaries, 1);
+    let done = cluster.status(&job).await?;
+    assert_eq!((done.alerts_delivered, done.alerts_pending), (4, 0));
     Ok(())
 }
 
