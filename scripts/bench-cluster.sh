@@ -17,16 +17,24 @@ bin="$repo/target/release"
 mkdir -p "$dir" && cd "$dir"
 [ -d fathom-demo/raw ] || "$bin/fathom" gen --series 10000 --days 30 --out fathom-demo
 
-"$bin/fathom-coordinator" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 > coordinator.out 2> coordinator.log &
-pids=($!)
+# start_cluster NAME SLOTS SHUFFLE_ROOT [coordinator flags...]: one coordinator and two workers
+# in the background (their pids in $pids), the coordinator's URL in $url.
+start_cluster() {
+  local name=$1 slots=$2 root=$3
+  shift 3
+  "$bin/fathom-coordinator" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 "$@" > "$name-coordinator.out" 2> "$name-coordinator.log" &
+  pids=($!)
+  for _ in $(seq 50); do grep -q "listening on" "$name-coordinator.out" 2>/dev/null && break; sleep 0.1; done
+  url="http://$(sed -n 's/.*listening on //p' "$name-coordinator.out" | head -1)"
+  for index in 0 1; do
+    "$bin/fathom-worker" --coordinator "$url" --slots "$slots" --shuffle-dir "$root/$name-shuffle-$index" --worker-id "$name-$index" > /dev/null 2> "$name-worker-$index.log" &
+    pids+=($!)
+  done
+  sleep 1
+}
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q "listening on" coordinator.out 2>/dev/null && break; sleep 0.1; done
-url="http://$(sed -n 's/.*listening on //p' coordinator.out | head -1)"
-for index in 0 1; do
-  "$bin/fathom-worker" --coordinator "$url" --slots 1 --shuffle-dir "$dir/shuffle-$index" --worker-id "bench-$index" > /dev/null 2> "worker-$index.log" &
-  pids+=($!)
-done
-sleep 1
+
+start_cluster bench 1 "$dir"
 
 "$bin/fathom" gen --series 10 --days 1 --out trivial > /dev/null
 sed -e 's|"fathom-demo/|"trivial/|' -e 's|end = "2026-02-04T00:00:00Z"|end = "2026-01-06T00:00:00Z"|' "$repo/examples/demo.toml" > trivial.toml
@@ -53,19 +61,11 @@ sed -e 's|"fathom-demo/|"tiny/|' -e 's|end = "2026-02-04T00:00:00Z"|end = "2026-
 shuffle="${FATHOM_BENCH_SHUFFLE:-$([ -d /dev/shm ] && echo /dev/shm/fathom-bench || echo "$dir")}"
 echo "shuffle files of the 10,000-task stage under $shuffle"
 for run in 1 2 3 4 5; do
-  rm -rf "$shuffle"/shuffle2-*
-  "$bin/fathom-coordinator" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --target-scan-bytes 1 --partitions 2 > coordinator2.out 2> coordinator2.log &
-  pids=($!)
-  for _ in $(seq 50); do grep -q "listening on" coordinator2.out 2>/dev/null && break; sleep 0.1; done
-  url2="http://$(sed -n 's/.*listening on //p' coordinator2.out | head -1)"
-  for index in 0 1; do
-    "$bin/fathom-worker" --coordinator "$url2" --slots 4 --shuffle-dir "$shuffle/shuffle2-$index" --worker-id "many-$index" > /dev/null 2> "worker2-$index.log" &
-    pids+=($!)
-  done
-  sleep 1
-  job=$("$bin/fathom" submit tiny.toml --coordinator "$url2" | tail -1)
+  rm -rf "$shuffle"/many-shuffle-*
+  start_cluster many 4 "$shuffle" --target-scan-bytes 1 --partitions 2
+  job=$("$bin/fathom" submit tiny.toml --coordinator "$url" | tail -1)
   for _ in $(seq 600); do
-    "$bin/fathom" status "$job" --coordinator "$url2" --output json > "many-$run.json"
+    "$bin/fathom" status "$job" --coordinator "$url" --output json > "many-$run.json"
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["stages"] and s["stages"][0]["done"] else 1)' "many-$run.json" && break
     sleep 0.5
   done
@@ -73,7 +73,7 @@ for run in 1 2 3 4 5; do
   wait 2>/dev/null || true
 done
 
-rm -rf "$shuffle"/shuffle2-*
+rm -rf "$shuffle"/many-shuffle-*
 
 python3 - "$runs" <<'PY'
 import re, statistics, sys

@@ -41,26 +41,8 @@ pub struct GenOptions {
     pub anomaly_fraction: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnomalyKind {
-    Spike,
-    Dip,
-    LevelShift,
-    TrendChange,
-    VarianceChange,
-}
-
-impl AnomalyKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            AnomalyKind::Spike => "spike",
-            AnomalyKind::Dip => "dip",
-            AnomalyKind::LevelShift => "level_shift",
-            AnomalyKind::TrendChange => "trend_change",
-            AnomalyKind::VarianceChange => "variance_change",
-        }
-    }
-}
+/// The kinds of injected anomaly are the detectors' kinds (never `None`).
+pub use fathom_detect::detector::AnomalyKind;
 
 /// The injected anomaly of one series.
 #[derive(Debug, Clone, Copy)]
@@ -138,13 +120,8 @@ fn shape(options: &GenOptions, series: usize) -> SeriesShape {
         gap: None,
     };
     if rng.uniform() < options.anomaly_fraction && options.days >= 3 {
-        let kind = match rng.next_u64() % 5 {
-            0 => AnomalyKind::Spike,
-            1 => AnomalyKind::Dip,
-            2 => AnomalyKind::LevelShift,
-            3 => AnomalyKind::TrendChange,
-            _ => AnomalyKind::VarianceChange,
-        };
+        // EVENTS lists spike, dip, level shift, trend change, variance change: never `None`.
+        let kind = AnomalyKind::EVENTS[(rng.next_u64() % 5) as usize];
         // Away from the edges, on an hour boundary, so labels name whole hours.
         let hours = i64::from(options.days) * 24;
         let hour = 24 + (rng.next_u64() % (hours as u64 - 48)) as i64;
@@ -159,7 +136,8 @@ fn shape(options: &GenOptions, series: usize) -> SeriesShape {
             AnomalyKind::TrendChange => {
                 (window_end, level * rng.range(0.2, 0.4) * if rng.uniform() < 0.5 { 1.0 } else { -1.0 })
             }
-            AnomalyKind::VarianceChange => (window_end, rng.range(3.0, 5.0)),
+            // `None` is never drawn above.
+            AnomalyKind::VarianceChange | AnomalyKind::None => (window_end, rng.range(3.0, 5.0)),
         };
         shape.anomaly = Some(Injected { kind, start_micros, end_micros, magnitude });
     }
@@ -210,7 +188,7 @@ fn signal(shape: &SeriesShape, options: &GenOptions, ts: i64) -> f64 {
                 let progress = (ts - anomaly.start_micros) as f64 / (anomaly.end_micros - anomaly.start_micros) as f64;
                 value += anomaly.magnitude * progress;
             }
-            AnomalyKind::VarianceChange => {}
+            AnomalyKind::VarianceChange | AnomalyKind::None => {}
         }
     }
     value

@@ -35,7 +35,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 
 /// The job's alert sinks by sink index.
-fn alert_sinks(spec_toml: &str) -> BTreeMap<u32, AlertSink> {
+pub(crate) fn alert_sinks(spec_toml: &str) -> BTreeMap<u32, AlertSink> {
     let Ok(spec) = JobSpec::from_toml(spec_toml) else {
         return BTreeMap::new();
     };
@@ -56,7 +56,7 @@ pub(crate) fn fill_outbox(job_id: &JobId, job: &mut Job) {
         return;
     }
     job.alerts_enqueued = true;
-    let sinks = alert_sinks(&job.spec_toml);
+    let sinks = &job.alert_sinks;
     let Some(graph) = job.graph.as_ref().filter(|_| !sinks.is_empty()) else {
         return;
     };
@@ -66,13 +66,13 @@ pub(crate) fn fill_outbox(job_id: &JobId, job: &mut Job) {
         by_sink.entry(event.sink).or_default().push(event);
     }
     let mut outbox = Vec::new();
-    for (&index, sink) in &sinks {
+    for (&index, sink) in sinks {
         let mut events = by_sink.remove(&index).unwrap_or_default();
         held_back += keep_strongest(&mut events, sink.max_per_run as usize);
         outbox.extend(events);
     }
     if held_back > 0 {
-        for (&index, sink) in &sinks {
+        for (&index, sink) in sinks {
             outbox.push(held_back_summary(job_id, job, index, sink, held_back));
         }
     }
@@ -179,7 +179,6 @@ impl JobManager {
             let Some(recorded) = job.persisted.as_ref().filter(|_| !job.pending_alerts.is_empty()) else {
                 continue;
             };
-            let sinks = alert_sinks(&job.spec_toml);
             let mut by_sink: BTreeMap<u32, Vec<AlertEvent>> = BTreeMap::new();
             for event in &job.pending_alerts {
                 let durable = recorded.pending_alerts.iter().any(|stored| stored.key == event.key);
@@ -189,7 +188,7 @@ impl JobManager {
                 }
             }
             for (index, events) in by_sink {
-                if let Some(sink) = sinks.get(&index) {
+                if let Some(sink) = job.alert_sinks.get(&index) {
                     due.push(Due { job_id: job_id.clone(), sink: sink.clone(), events });
                 }
             }

@@ -46,6 +46,8 @@ pub(crate) struct Job {
     pub(crate) starved_since: Option<Instant>,
     /// Whether workers have been told to delete the job's shuffle files.
     pub(crate) cleaned_up: bool,
+    /// The spec's alert sinks by sink index, parsed once.
+    pub(crate) alert_sinks: BTreeMap<u32, fathom_core::spec::AlertSink>,
     /// The alert outbox (see [`crate::alert_delivery`]).
     pub(crate) pending_alerts: Vec<fathom_core::task::AlertEvent>,
     pub(crate) alerts_enqueued: bool,
@@ -66,7 +68,9 @@ impl Job {
         submitted: Instant,
     ) -> Job {
         let finished = state.is_terminal().then_some(submitted);
+        let alert_sinks = crate::alert_delivery::alert_sinks(&spec_toml);
         Job {
+            alert_sinks,
             name,
             spec_toml,
             source_uri,

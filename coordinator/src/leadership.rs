@@ -228,32 +228,7 @@ mod tests {
     use crate::job_manager::JobManager;
     use crate::scheduler::SchedulerConfig;
     use crate::state_store::{InMemoryStore, StateStore};
-
-    const SPEC: &str = r#"
-version = 1
-name = "durable"
-[source]
-uri = "/nonexistent/raw"
-series_key = ["id"]
-timestamp = "ts"
-value = "value"
-[window]
-start = "2026-01-05T00:00:00Z"
-end = "2026-01-06T00:00:00Z"
-[[stage]]
-id = "hourly"
-op = "make_series"
-input = "source"
-step = "1h"
-[[stage]]
-id = "found"
-op = "detect"
-input = "hourly"
-[[sink]]
-kind = "lake"
-input = ["found"]
-uri = "/nonexistent/lake"
-"#;
+    use crate::test_support::SPEC;
 
     #[tokio::test]
     async fn a_submitted_job_is_recorded_before_its_id_is_returned() {

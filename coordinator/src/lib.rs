@@ -24,6 +24,8 @@ pub mod metrics;
 pub mod scheduler;
 mod service;
 pub mod state_store;
+#[cfg(test)]
+mod test_support;
 pub mod worker_registry;
 
 use std::future::Future;

@@ -192,16 +192,15 @@ impl JobManager {
 fn apply_report(state: &mut State, worker_id: &WorkerId, report: TaskReport) -> Option<JobId> {
     let TaskReport { task_id, attempt, outcome } = report;
     let State { jobs, registry, .. } = state;
-    let graph = jobs.get_mut(&task_id.job_id).and_then(|job| job.graph.as_mut());
+    let job = jobs.get_mut(&task_id.job_id)?;
+    let graph = job.graph.as_mut()?;
     // Only the report of an attempt still running there frees its slot: a report sent twice
     // (its first delivery's answer was lost) or one that lost a race with a requeue must not
     // free a slot that another attempt now holds.
-    if !graph.as_ref().is_some_and(|graph| graph.is_running_on(&task_id, attempt, worker_id)) {
+    if !graph.is_running_on(&task_id, attempt, worker_id) {
         return None;
     }
     registry.release_slot(worker_id);
-    let job = jobs.get_mut(&task_id.job_id)?;
-    let graph = job.graph.as_mut()?;
     if job.state != JobState::Running {
         // A cancelled or failed job: the attempt is over, nothing else to do.
         graph.attempt_ended(&task_id, attempt);
@@ -250,46 +249,14 @@ pub(crate) fn requeue_worker_tasks(state: &mut State, worker_id: &WorkerId) {
 mod tests {
     use std::collections::BTreeMap;
 
-    use fathom_core::plan::{PlanOptions, SourceFile, plan};
-    use fathom_core::spec::JobSpec;
     use tonic::transport::Endpoint;
 
     use super::*;
-    use crate::execution_graph::ExecutionGraph;
     use crate::job_manager::Job;
+    use crate::test_support::{SPEC, graph};
     use crate::worker_registry::WorkerEntry;
 
-    const SPEC: &str = r#"
-version = 1
-name = "t"
-[source]
-uri = "file:///raw/"
-series_key = ["id"]
-timestamp = "ts"
-value = "value"
-[window]
-start = "2026-01-05T00:00:00Z"
-end = "2026-01-06T00:00:00Z"
-[[stage]]
-id = "hourly"
-op = "make_series"
-input = "source"
-step = "1h"
-[[stage]]
-id = "found"
-op = "detect"
-input = "hourly"
-[[sink]]
-kind = "lake"
-input = ["found"]
-uri = "file:///lake"
-"#;
-
     fn state_with_one_job() -> (State, JobId, WorkerId) {
-        let spec = JobSpec::from_toml(SPEC).expect("spec");
-        let files: Vec<SourceFile> =
-            (0..3).map(|index| SourceFile { uri: format!("file:///raw/{index}.parquet"), size_bytes: 10 }).collect();
-        let plan = plan(&spec, &files, PlanOptions { partitions: 2, target_scan_bytes: 1 }).expect("plan");
         let job_id = JobId::new("j");
         let mut job = Job::new(
             "t".into(),
@@ -301,7 +268,7 @@ uri = "file:///lake"
             BTreeMap::new(),
             Instant::now(),
         );
-        job.graph = Some(ExecutionGraph::new(job_id.clone(), plan, "ts".into(), "value".into()));
+        job.graph = Some(graph());
         let mut state = State::default();
         state.jobs.insert(job_id.clone(), job);
         state.order.push(job_id.clone());

@@ -335,22 +335,9 @@ fn fit_trend(learning: &[f64], seasonal: &[f64], kind: Trend, trend: &mut [f64])
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::XorShift;
     use proptest::prelude::*;
     use std::f64::consts::PI;
-
-    struct XorShift(u64);
-    impl XorShift {
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64
-        }
-        /// Approximately standard normal (Irwin–Hall with 12 terms), bounded by ±6.
-        fn normal(&mut self) -> f64 {
-            (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
-        }
-    }
 
     fn daily(i: usize) -> f64 {
         let t = 2.0 * PI * i as f64 / 24.0;

@@ -270,16 +270,7 @@ fn butterflies(ar: &mut [f64], ai: &mut [f64], br: &mut [f64], bi: &mut [f64], w
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct XorShift(u64);
-    impl XorShift {
-        fn next_f64(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        }
-    }
+    use crate::test_rng::XorShift;
 
     fn naive_dft(re: &[f64], im: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let n = re.len();

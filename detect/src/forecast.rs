@@ -41,22 +41,9 @@ pub fn series_decompose_forecast(
 mod tests {
     use super::*;
     use crate::decompose::Seasonality;
+    use crate::test_rng::XorShift;
     use proptest::prelude::*;
     use std::f64::consts::PI;
-
-    struct XorShift(u64);
-    impl XorShift {
-        fn uniform(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64
-        }
-        /// Approximately standard normal (Irwin–Hall with 12 terms).
-        fn normal(&mut self) -> f64 {
-            (0..12).map(|_| self.uniform()).sum::<f64>() - 6.0
-        }
-    }
 
     /// Daily shape plus a slow linear trend, without noise.
     fn truth(i: usize) -> f64 {

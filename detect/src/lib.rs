@@ -80,3 +80,6 @@ pub use spectral_residual::SpectralResidualParams;
 pub use spike_dip::{SpikeDipMode, SpikeDipParams};
 pub use stats::{nan_mean, nan_median, percentile_sorted};
 pub use synthetic::{Label, SyntheticSpec, generate_series};
+
+#[cfg(test)]
+mod test_rng;

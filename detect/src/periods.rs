@@ -489,19 +489,9 @@ fn normalised_with_floor(r: f64, e_head: f64, e_tail: f64, floor: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::XorShift;
     use proptest::prelude::*;
     use std::f64::consts::PI;
-
-    struct XorShift(u64);
-    impl XorShift {
-        /// Uniform in [-1, 1).
-        fn next_f64(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        }
-    }
 
     fn sine(n: usize, period: f64, noise: f64, seed: u64) -> Vec<f64> {
         let mut rng = XorShift(seed);

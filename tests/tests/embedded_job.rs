@@ -74,7 +74,9 @@ async fn finds_injected_spikes_and_dips_and_commits_a_readable_delta_table() -> 
         let (kind, flag) = match label.kind {
             AnomalyKind::Spike => ("spike", 1),
             AnomalyKind::Dip => ("dip", -1),
-            AnomalyKind::LevelShift | AnomalyKind::TrendChange | AnomalyKind::VarianceChange => continue,
+            AnomalyKind::LevelShift | AnomalyKind::TrendChange | AnomalyKind::VarianceChange | AnomalyKind::None => {
+                continue;
+            }
         };
         let hit = flagged.contains(&(series.clone(), label.start_micros, flag));
         let entry = found.entry(kind).or_default();

@@ -1,41 +1,5 @@
-use fathom_core::plan::{PlanOptions, SourceFile, plan};
-use fathom_core::spec::JobSpec;
-
 use super::*;
-
-const SPEC: &str = r#"
-version = 1
-name = "t"
-[source]
-uri = "file:///raw/"
-series_key = ["id"]
-timestamp = "ts"
-value = "value"
-[window]
-start = "2026-01-05T00:00:00Z"
-end = "2026-01-06T00:00:00Z"
-[[stage]]
-id = "hourly"
-op = "make_series"
-input = "source"
-step = "1h"
-[[stage]]
-id = "found"
-op = "detect"
-input = "hourly"
-[[sink]]
-kind = "lake"
-input = ["found"]
-uri = "file:///lake"
-"#;
-
-fn graph() -> ExecutionGraph {
-    let spec = JobSpec::from_toml(SPEC).expect("spec");
-    let files: Vec<SourceFile> =
-        (0..3).map(|index| SourceFile { uri: format!("file:///raw/{index}.parquet"), size_bytes: 10 }).collect();
-    let plan = plan(&spec, &files, PlanOptions { partitions: 2, target_scan_bytes: 1 }).expect("plan");
-    ExecutionGraph::new(JobId::new("j"), plan, "ts".into(), "value".into())
-}
+use crate::test_support::graph;
 
 fn output(prefix: &str) -> TaskOutput {
     TaskOutput { shuffle_prefix: Some(prefix.to_string()), ..TaskOutput::default() }
