@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fathom_core::ids::TaskId;
 use fathom_core::task::{TaskDefinition, TaskKind, TaskOutput};
 use fathom_proto::pb;
 use tokio::runtime::Handle;
@@ -15,7 +16,7 @@ use crate::{CancelFlag, WorkerContext};
 
 #[instrument(skip_all, fields(task_id = %task.task_id, attempt = task.attempt))]
 pub async fn execute(
-    task: &TaskDefinition,
+    task: TaskDefinition,
     context: Arc<WorkerContext>,
     cancel: CancelFlag,
 ) -> Result<TaskOutput, WorkerError> {
@@ -24,7 +25,6 @@ pub async fn execute(
     cancel.check()?;
     let runtime = Handle::current();
     let prefix = format!("{}/s{}-t{}-a{}", task.task_id.job_id, task.task_id.stage, task.task_id.index, task.attempt);
-    let task = task.clone();
     let joined = tokio::task::spawn_blocking(move || match &task.kind {
         TaskKind::Scan(scan) => {
             run_scan(scan, &runtime, &context.config.shuffle_dir, &prefix, &context.advertised_address, &cancel)
@@ -39,14 +39,14 @@ pub async fn execute(
 }
 
 /// The wire report of one attempt's outcome; a failure is logged here, once.
-pub fn outcome_report(task: &TaskDefinition, outcome: Result<TaskOutput, WorkerError>) -> pb::TaskReport {
+pub fn outcome_report(task_id: &TaskId, attempt: u32, outcome: Result<TaskOutput, WorkerError>) -> pb::TaskReport {
     let outcome = match outcome {
         Ok(output) => {
-            debug!(task_id = %task.task_id, attempt = task.attempt, "task finished");
+            debug!(task_id = %task_id, attempt, "task finished");
             pb::task_report::Outcome::Output((&output).into())
         }
         Err(error) => {
-            warn!(task_id = %task.task_id, attempt = task.attempt, error = %error.report(), "task failed");
+            warn!(task_id = %task_id, attempt, error = %error.report(), "task failed");
             pb::task_report::Outcome::Failure(pb::TaskFailure {
                 message: error.report(),
                 retryable: error.is_retryable(),
@@ -54,7 +54,7 @@ pub fn outcome_report(task: &TaskDefinition, outcome: Result<TaskOutput, WorkerE
             })
         }
     };
-    pb::TaskReport { task_id: Some((&task.task_id).into()), attempt: task.attempt, outcome: Some(outcome) }
+    pb::TaskReport { task_id: Some(task_id.into()), attempt, outcome: Some(outcome) }
 }
 
 /// Testing aid: `FATHOM_FAILPOINT_TASK_DELAY_MS` makes every task wait that long before it

@@ -49,11 +49,11 @@ impl WorkerService for WorkerServiceImpl {
             tokio::spawn(async move {
                 // Queued until a slot is free; the semaphore is never closed.
                 let slot = context.slots.clone().acquire_owned().await;
-                let outcome = execute(&task, context.clone(), cancel).await;
+                let outcome = execute(task, context.clone(), cancel).await;
                 context.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
                 drop((slot, admission));
                 // The reporter outlives every task; a closed channel means the worker is stopping.
-                let _ = context.reports.send(outcome_report(&task, outcome));
+                let _ = context.reports.send(outcome_report(&key.0, key.1, outcome));
             });
         }
         Ok(Response::new(pb::LaunchTasksResponse {}))
